@@ -1,0 +1,21 @@
+//! Database schema of shopify-scim as ordered sea-orm migrations.
+//!
+//! One change per file, named `mYYYYMMDD_NNNNNN_<verb>_<object>.rs`. Every migration must
+//! stay compatible with the code that runs before it (expand, deploy, then contract), and
+//! uses only DDL that SQLite and PostgreSQL both accept.
+
+use sea_orm_migration::MigrationTrait;
+use sea_orm_migration::async_trait::async_trait;
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
+
+mod m20261203_000001_create_shops;
+
+/// Applies and inspects the migrations in order.
+pub struct Migrator;
+
+#[async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261203_000001_create_shops::Migration)]
+    }
+}

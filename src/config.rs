@@ -1,0 +1,608 @@
+//! Typed, layered settings: built-in defaults, then an optional TOML file, then environment
+//! variables (`SHOPIFY_SCIM_SECTION__KEY`, plus the conventional `DATABASE_URL`).
+//!
+//! Secrets stay in [`SecretString`] from the moment they are read; nothing in this module
+//! prints them. Every setting is listed once in [`SETTINGS`], which is also what the README
+//! table and the unknown-variable warning are checked against.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of every environment variable this service reads (apart from `DATABASE_URL`).
+pub const ENV_PREFIX: &str = "SHOPIFY_SCIM_";
+
+/// The SQLite database used when no `DATABASE_URL` is given.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/shopify-scim.db";
+
+/// Errors raised while loading or validating settings.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A layer held a value of the wrong type or shape; figment names the layer and the key.
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    /// A setting that the chosen command needs has no value in any layer.
+    #[error("missing required setting `{key}`: set the environment variable {env}")]
+    Missing {
+        /// Dotted key, as written in the TOML file.
+        key: &'static str,
+        /// Environment variable that supplies it.
+        env: String,
+    },
+    /// A value is present but unusable.
+    #[error("invalid value for `{key}` ({env}): {reason}")]
+    InvalidValue {
+        /// Dotted key, as written in the TOML file.
+        key: &'static str,
+        /// Environment variable that supplies it.
+        env: String,
+        /// What is wrong with it (never the value itself).
+        reason: String,
+    },
+}
+
+impl From<figment::Error> for Error {
+    fn from(error: figment::Error) -> Self {
+        Self::Invalid(Box::new(error))
+    }
+}
+
+/// One documented setting.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDoc {
+    /// Dotted key as written in the TOML file.
+    pub key: &'static str,
+    /// Default value, as text, or `None` when the setting has no default.
+    pub default: Option<&'static str>,
+    /// What the setting does.
+    pub description: &'static str,
+}
+
+impl SettingDoc {
+    /// The environment variable that supplies this setting.
+    pub fn env_var(&self) -> String {
+        env_var_for(self.key)
+    }
+}
+
+/// Every setting the service reads, in the order the README documents them.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        key: "server.listen",
+        default: Some("127.0.0.1:8080"),
+        description: "Socket address the HTTP server binds.",
+    },
+    SettingDoc {
+        key: "server.public_url",
+        default: None,
+        description: "Public base URL of the app (https); SCIM base URLs and Shopify \
+                      redirects are built from it. Required by `serve`.",
+    },
+    SettingDoc {
+        key: "server.max_body_bytes",
+        default: Some("1048576"),
+        description: "Largest request body accepted; larger ones get 413.",
+    },
+    SettingDoc {
+        key: "server.shutdown_timeout_secs",
+        default: Some("30"),
+        description: "How long in-flight requests may take to finish after SIGINT/SIGTERM.",
+    },
+    SettingDoc {
+        key: "server.readiness_timeout_ms",
+        default: Some("2000"),
+        description: "Time budget of the database check behind `GET /readyz`.",
+    },
+    SettingDoc {
+        key: "server.workers",
+        default: Some("number of cores"),
+        description: "HTTP worker threads.",
+    },
+    SettingDoc {
+        key: "database.url",
+        default: Some(DEFAULT_DATABASE_URL),
+        description: "`sqlite://PATH` or `postgres://...`. Also read from `DATABASE_URL`, \
+                      which wins over the prefixed variable.",
+    },
+    SettingDoc {
+        key: "database.max_connections",
+        default: Some("10"),
+        description: "Connection pool size.",
+    },
+    SettingDoc {
+        key: "database.connect_timeout_secs",
+        default: Some("5"),
+        description: "Time allowed to open one database connection.",
+    },
+    SettingDoc {
+        key: "database.acquire_timeout_secs",
+        default: Some("5"),
+        description: "Time a request may wait for a pooled connection.",
+    },
+    SettingDoc {
+        key: "database.sqlite_busy_timeout_ms",
+        default: Some("5000"),
+        description: "SQLite only: how long a statement waits for a lock held by another \
+                      connection.",
+    },
+    SettingDoc {
+        key: "shopify.api_key",
+        default: None,
+        description: "The app's client id from the Partner Dashboard. Required by `serve`.",
+    },
+    SettingDoc {
+        key: "shopify.api_secret",
+        default: None,
+        description: "The app's client secret (signs webhooks and session tokens). Secret. \
+                      Required by `serve`.",
+    },
+    SettingDoc {
+        key: "security.token_encryption_key",
+        default: None,
+        description: "Base64 of 32 random bytes; encrypts Shopify tokens at rest \
+                      (AES-256-GCM). Secret. Required by `serve`.",
+    },
+    SettingDoc {
+        key: "log.format",
+        default: Some("compact"),
+        description: "`compact` (human-readable) or `json` (one object per line).",
+    },
+    SettingDoc {
+        key: "log.filter",
+        default: Some("info,sqlx=warn,sea_orm=warn"),
+        description: "tracing filter directives; `RUST_LOG` overrides it.",
+    },
+];
+
+/// The environment variable that supplies a dotted key.
+pub fn env_var_for(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+/// All settings of the service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// HTTP server.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// Database connection.
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    /// Shopify app credentials.
+    #[serde(default)]
+    pub shopify: ShopifySettings,
+    /// Keys for data at rest.
+    #[serde(default)]
+    pub security: SecuritySettings,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Socket address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Public base URL of the app.
+    pub public_url: Option<Url>,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Time budget of the readiness check.
+    pub readiness_timeout_ms: u64,
+    /// HTTP worker threads; `None` uses one per core.
+    pub workers: Option<usize>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 30,
+            readiness_timeout_ms: 2000,
+            workers: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Grace period for in-flight requests at shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// Time budget of the readiness check.
+    pub fn readiness_timeout(&self) -> Duration {
+        Duration::from_millis(self.readiness_timeout_ms)
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Connection URL; may carry a password, hence secret.
+    pub url: SecretString,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// Time allowed to open one connection.
+    pub connect_timeout_secs: u64,
+    /// Time a caller may wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+    /// SQLite lock wait.
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from(DEFAULT_DATABASE_URL),
+            max_connections: 10,
+            connect_timeout_secs: 5,
+            acquire_timeout_secs: 5,
+            sqlite_busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    /// Settings for the given URL with every other value at its default.
+    pub fn with_url(url: impl Into<String>) -> Self {
+        Self {
+            url: SecretString::from(url.into()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Shopify app credentials.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopifySettings {
+    /// The app's client id (public).
+    pub api_key: Option<String>,
+    /// The app's client secret.
+    pub api_secret: Option<SecretString>,
+}
+
+/// Keys protecting data at rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// Base64 of the 32-byte AES-256-GCM key for Shopify tokens.
+    pub token_encryption_key: Option<SecretString>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable single lines.
+    #[default]
+    Compact,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// tracing filter directives.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Compact,
+            filter: "info,sqlx=warn,sea_orm=warn".to_owned(),
+        }
+    }
+}
+
+/// Settings together with the warnings found while loading them.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The merged settings.
+    pub settings: Settings,
+    /// Messages for the operator (unknown variables), to log once telemetry is up.
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Built-in defaults only; tests and `dev` start from here.
+    pub fn defaults() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            shopify: ShopifySettings::default(),
+            security: SecuritySettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+
+    /// Merges defaults, the optional TOML file and the process environment.
+    ///
+    /// A named file that does not exist is an error; without a name no file is read.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, Error> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(Error::InvalidValue {
+                    key: "config",
+                    env: format!("{ENV_PREFIX}CONFIG"),
+                    reason: format!("no configuration file at {}", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let known_env = Env::prefixed(ENV_PREFIX).filter(|key| {
+            SETTINGS.iter().any(|doc| {
+                key.as_str()
+                    .eq_ignore_ascii_case(&doc.key.replace('.', "__"))
+            })
+        });
+        figment = figment.merge(known_env.split("__"));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+
+        let settings: Settings = figment.extract()?;
+        settings.validate()?;
+
+        let warnings = unknown_env_vars(std::env::vars().map(|(key, _)| key))
+            .into_iter()
+            .map(|var| format!("ignoring unknown environment variable {var}"))
+            .collect();
+        Ok(Loaded { settings, warnings })
+    }
+
+    /// Checks the values whose shape serde cannot express.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(key) = &self.security.token_encryption_key {
+            decode_encryption_key(key)?;
+        }
+        if let Some(url) = &self.server.public_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(invalid("server.public_url", "must be an http or https URL"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Checks that everything `serve` needs is present, naming the first missing variable.
+    pub fn require_for_serve(&self) -> Result<(), Error> {
+        if self.server.public_url.is_none() {
+            return Err(missing("server.public_url"));
+        }
+        if self.shopify.api_key.as_deref().is_none_or(str::is_empty) {
+            return Err(missing("shopify.api_key"));
+        }
+        if self
+            .shopify
+            .api_secret
+            .as_ref()
+            .is_none_or(|secret| secret.expose_secret().is_empty())
+        {
+            return Err(missing("shopify.api_secret"));
+        }
+        if self.security.token_encryption_key.is_none() {
+            return Err(missing("security.token_encryption_key"));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes and length-checks the token encryption key.
+pub fn decode_encryption_key(key: &SecretString) -> Result<[u8; 32], Error> {
+    use base64::Engine as _;
+
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key.expose_secret().trim())
+        .map_err(|_| invalid("security.token_encryption_key", "is not valid base64"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        invalid(
+            "security.token_encryption_key",
+            "must decode to exactly 32 bytes",
+        )
+    })
+}
+
+/// Names of prefixed variables in `vars` that match no known setting.
+pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
+    let known: Vec<String> = SETTINGS
+        .iter()
+        .map(SettingDoc::env_var)
+        .chain([format!("{ENV_PREFIX}CONFIG")])
+        .collect();
+    let mut unknown: Vec<String> = vars
+        .into_iter()
+        .filter(|var| var.starts_with(ENV_PREFIX) && !known.contains(var))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+/// Default location of the optional configuration file.
+pub fn config_file_from_env() -> Option<PathBuf> {
+    std::env::var_os(format!("{ENV_PREFIX}CONFIG")).map(PathBuf::from)
+}
+
+fn missing(key: &'static str) -> Error {
+    Error::Missing {
+        key,
+        env: env_var_for(key),
+    }
+}
+
+fn invalid(key: &'static str, reason: &str) -> Error {
+    Error::InvalidValue {
+        key,
+        env: env_var_for(key),
+        reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete_env(jail: &mut figment::Jail) {
+        jail.set_env(
+            "SHOPIFY_SCIM_SERVER__PUBLIC_URL",
+            "https://scim.example.com",
+        );
+        jail.set_env("SHOPIFY_SCIM_SHOPIFY__API_KEY", "client-id");
+        jail.set_env("SHOPIFY_SCIM_SHOPIFY__API_SECRET", "shpss_secret");
+        jail.set_env(
+            "SHOPIFY_SCIM_SECURITY__TOKEN_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        );
+    }
+
+    #[test]
+    fn env_var_names_follow_the_prefix_and_double_underscore_rule() {
+        assert_eq!(env_var_for("server.listen"), "SHOPIFY_SCIM_SERVER__LISTEN");
+        assert_eq!(
+            env_var_for("database.sqlite_busy_timeout_ms"),
+            "SHOPIFY_SCIM_DATABASE__SQLITE_BUSY_TIMEOUT_MS"
+        );
+    }
+
+    #[test]
+    fn defaults_use_sqlite_under_data_and_loopback() {
+        figment::Jail::expect_with(|_| {
+            let loaded = Settings::load(None).map_err(|e| e.to_string())?;
+
+            assert_eq!(loaded.settings.server.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(
+                loaded.settings.database.url.expose_secret(),
+                DEFAULT_DATABASE_URL
+            );
+            assert_eq!(loaded.settings.log.format, LogFormat::Compact);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "app.toml",
+                "[server]\nlisten = \"127.0.0.1:9000\"\nmax_body_bytes = 10\n",
+            )?;
+            jail.set_env("SHOPIFY_SCIM_SERVER__MAX_BODY_BYTES", "20");
+            jail.set_env("DATABASE_URL", "postgres://localhost/x");
+
+            let loaded = Settings::load(Some(Path::new("app.toml"))).map_err(|e| e.to_string())?;
+
+            assert_eq!(loaded.settings.server.listen.port(), 9000);
+            assert_eq!(loaded.settings.server.max_body_bytes, 20);
+            assert_eq!(
+                loaded.settings.database.url.expose_secret(),
+                "postgres://localhost/x"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_required_value_names_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            complete_env(jail);
+            jail.set_env("SHOPIFY_SCIM_SHOPIFY__API_SECRET", "");
+
+            let loaded = Settings::load(None).map_err(|e| e.to_string())?;
+            let error = loaded.settings.require_for_serve().unwrap_err();
+
+            assert!(
+                error
+                    .to_string()
+                    .contains("SHOPIFY_SCIM_SHOPIFY__API_SECRET"),
+                "{error}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_complete_environment_satisfies_serve() {
+        figment::Jail::expect_with(|jail| {
+            complete_env(jail);
+
+            let loaded = Settings::load(None).map_err(|e| e.to_string())?;
+
+            assert!(loaded.settings.require_for_serve().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_prefixed_variables_are_reported_and_others_ignored() {
+        let vars = [
+            "SHOPIFY_SCIM_SERVER__LISTEN",
+            "SHOPIFY_SCIM_SERVER__LISTN",
+            "SHOPIFY_SCIM_CONFIG",
+            "PATH",
+        ]
+        .map(String::from);
+
+        assert_eq!(
+            unknown_env_vars(vars),
+            vec!["SHOPIFY_SCIM_SERVER__LISTN".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_short_encryption_key_is_rejected_without_echoing_it() {
+        let error = decode_encryption_key(&SecretString::from("c2hvcnQ=")).unwrap_err();
+
+        assert!(error.to_string().contains("32 bytes"));
+        assert!(!error.to_string().contains("c2hvcnQ="));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", "[server]\nlisten_port = 1\n")?;
+
+            let error = Settings::load(Some(Path::new("app.toml"))).unwrap_err();
+
+            assert!(error.to_string().contains("listen_port"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_of_settings_hides_secrets() {
+        let mut settings = Settings::defaults();
+        settings.shopify.api_secret = Some(SecretString::from("shpss_do_not_print"));
+        settings.database = DatabaseSettings::with_url("postgres://u:hunter2@db/x");
+
+        let printed = format!("{settings:?}");
+
+        assert!(!printed.contains("shpss_do_not_print"));
+        assert!(!printed.contains("hunter2"));
+    }
+}

@@ -1,0 +1,268 @@
+//! `shopify-scim dev`: the service on loopback with SQLite and generated secrets, so a
+//! newcomer can run it with no configuration at all.
+//!
+//! Generated secrets are kept in `<data dir>/dev-secrets.toml` (mode 0600) so that data
+//! encrypted in one run can be read in the next. They are for local use only.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::cli::init_telemetry;
+use crate::config::{DatabaseSettings, Settings};
+use crate::startup::{Application, shutdown_signal};
+use crate::store::{Backend, Database};
+
+/// File name of the generated secrets inside the data directory.
+pub const SECRETS_FILE: &str = "dev-secrets.toml";
+
+/// What `dev` was asked for on the command line.
+#[derive(Debug)]
+pub struct DevOptions {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite file and the secrets.
+    pub data_dir: PathBuf,
+    /// A database URL given explicitly; otherwise SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+}
+
+/// The secrets `dev` generates once and then reuses.
+#[derive(Serialize, Deserialize)]
+struct DevSecrets {
+    api_key: String,
+    api_secret: String,
+    token_encryption_key: String,
+}
+
+impl std::fmt::Debug for DevSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevSecrets")
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepares settings for local development and serves until SIGINT/SIGTERM.
+pub async fn run(
+    settings: Settings,
+    warnings: &[String],
+    options: DevOptions,
+) -> anyhow::Result<()> {
+    let settings = dev_settings(settings, &options)?;
+    init_telemetry(&settings, warnings)?;
+
+    let db = Database::connect(&settings.database)
+        .await
+        .context("opening the development database")?;
+    db.migrate().await.context("applying migrations")?;
+    let database_label = describe_database(&settings.database, db.backend());
+    let app = Application::build(&settings, db).with_context(|| {
+        format!(
+            "starting on {} (choose another with --listen)",
+            options.listen
+        )
+    })?;
+
+    let address = SocketAddr::new(options.listen.ip(), app.port());
+    println!("{}", banner(address, &database_label, &options.data_dir));
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+/// Fills in everything `dev` decides: address, public URL, database and secrets.
+fn dev_settings(mut settings: Settings, options: &DevOptions) -> anyhow::Result<Settings> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    let secrets = load_or_create_secrets(&options.data_dir.join(SECRETS_FILE))?;
+
+    settings.server.listen = options.listen;
+    if settings.server.public_url.is_none() {
+        let url = Url::parse(&format!("http://{}", options.listen))
+            .context("building the local public URL")?;
+        settings.server.public_url = Some(url);
+    }
+    settings.database = match &options.database_url {
+        Some(url) => DatabaseSettings {
+            url: url.clone(),
+            ..settings.database
+        },
+        None => DatabaseSettings {
+            url: SecretString::from(sqlite_url(&options.data_dir)),
+            ..settings.database
+        },
+    };
+    settings.shopify.api_key.get_or_insert(secrets.api_key);
+    settings
+        .shopify
+        .api_secret
+        .get_or_insert_with(|| SecretString::from(secrets.api_secret));
+    settings
+        .security
+        .token_encryption_key
+        .get_or_insert_with(|| SecretString::from(secrets.token_encryption_key));
+
+    settings.validate()?;
+    settings.require_for_serve()?;
+    Ok(settings)
+}
+
+fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("shopify-scim.db").display())
+}
+
+fn describe_database(settings: &DatabaseSettings, backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => format!("SQLite ({})", settings.url.expose_secret()),
+        Backend::Postgres => "PostgreSQL (from DATABASE_URL)".to_owned(),
+    }
+}
+
+fn load_or_create_secrets(path: &Path) -> anyhow::Result<DevSecrets> {
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return toml::from_str(&text).with_context(|| {
+            format!(
+                "{} is not valid; delete it to generate new secrets",
+                path.display()
+            )
+        });
+    }
+
+    let secrets = DevSecrets {
+        api_key: format!("dev-{}", hex(&random_bytes::<16>()?)),
+        api_secret: format!("dev-secret-{}", hex(&random_bytes::<32>()?)),
+        token_encryption_key: base64::engine::general_purpose::STANDARD
+            .encode(random_bytes::<32>()?),
+    };
+    let text = toml::to_string(&secrets).context("encoding the development secrets")?;
+    write_private(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secrets)
+}
+
+fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| anyhow::anyhow!("reading OS randomness: {error}"))?;
+    Ok(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut text, byte| {
+            let _ = write!(text, "{byte:02x}");
+            text
+        })
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn banner(address: SocketAddr, database: &str, data_dir: &Path) -> String {
+    let base = format!("http://{address}");
+    format!(
+        "\n\
+         shopify-scim dev is running.\n\
+         \n  App:        {base}\
+         \n  Health:     {base}/healthz\
+         \n  Readiness:  {base}/readyz\
+         \n  Database:   {database}\
+         \n  Secrets:    {secrets} (generated, local use only)\
+         \n\
+         \nNext steps:\
+         \n  curl {base}/healthz\
+         \n  cargo test            runs the whole test suite (no database server needed)\
+         \n  Ctrl-C                stops the service\n",
+        secrets = data_dir.join(SECRETS_FILE).display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path) -> DevOptions {
+        DevOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: dir.to_path_buf(),
+            database_url: None,
+        }
+    }
+
+    #[test]
+    fn dev_settings_satisfy_serve_with_no_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let settings = dev_settings(Settings::defaults(), &options(dir.path())).unwrap();
+
+        assert!(settings.require_for_serve().is_ok());
+        assert!(
+            settings
+                .database
+                .url
+                .expose_secret()
+                .starts_with("sqlite://")
+        );
+        assert!(
+            settings
+                .database
+                .url
+                .expose_secret()
+                .contains(dir.path().to_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn generated_secrets_are_reused_across_runs() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let first = dev_settings(Settings::defaults(), &options(dir.path())).unwrap();
+        let second = dev_settings(Settings::defaults(), &options(dir.path())).unwrap();
+
+        let key = |s: &Settings| {
+            s.security
+                .token_encryption_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned())
+        };
+        assert!(key(&first).is_some());
+        assert_eq!(key(&first), key(&second));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_secrets_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+
+        dev_settings(Settings::defaults(), &options(dir.path())).unwrap();
+
+        let mode = std::fs::metadata(dir.path().join(SECRETS_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
