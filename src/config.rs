@@ -465,6 +465,10 @@ fn invalid(key: &'static str, reason: &str) -> Error {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail fixes the closures' error type to figment::Error"
+)]
 mod tests {
     use super::*;
 

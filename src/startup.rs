@@ -119,8 +119,9 @@ impl Application {
             result = &mut server => result,
             () = stop => {
                 tracing::info!("shutdown requested; finishing in-flight requests");
-                handle.stop(true).await;
-                server.await
+                // The server future processes the stop command, so it must be polled too.
+                let ((), result) = tokio::join!(handle.stop(true), &mut server);
+                result
             }
         };
 

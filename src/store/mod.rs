@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use secrecy::ExposeSecret;
 
 use crate::config::DatabaseSettings;
@@ -163,9 +166,23 @@ impl Database {
     }
 
     /// Checks, within `budget`, that the database answers and its schema is current.
+    ///
+    /// On SQLite the check runs in a `BEGIN IMMEDIATE` transaction, so a database whose write
+    /// lock another process holds reports as unavailable: reads alone would always succeed
+    /// there. The transaction is rolled back; the probe writes nothing.
     pub async fn readiness(&self, budget: Duration) -> Result<Readiness> {
-        let check = Migrator::get_pending_migrations_read_only(&self.conn);
-        let pending = tokio::time::timeout(budget, check)
+        let probe = async {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: (self.backend == Backend::Sqlite)
+                    .then_some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            let txn = self.conn.begin_with_options(options).await?;
+            let pending = Migrator::get_pending_migrations_read_only(&txn).await?;
+            txn.rollback().await?;
+            Ok::<_, DbErr>(pending)
+        };
+        let pending = tokio::time::timeout(budget, probe)
             .await
             .map_err(|_| Error::Timeout(budget))??;
 

@@ -131,7 +131,9 @@ impl RootSpanBuilder for AccessLog {
             ),
             Err(error) => (error.as_response_error().status_code(), None),
         };
-        let duration_ms = started.map_or(0, |Started(at)| at.elapsed().as_millis());
+        let duration_ms = started.map_or(0, |Started(at)| {
+            u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
+        });
 
         span.in_scope(|| {
             tracing::info!(

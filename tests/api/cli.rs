@@ -1,0 +1,304 @@
+//! The compiled binary: `serve`, `migrate` and `dev`, run as child processes the way an
+//! operator would, with their logs read from stdout.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+use crate::helpers::TestDatabase;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_shopify-scim");
+
+/// How long any single wait on the child may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Environment that satisfies `serve`, with JSON logs.
+fn serve_env(database_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", database_url.to_owned()),
+        ("SHOPIFY_SCIM_SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "SHOPIFY_SCIM_SERVER__PUBLIC_URL",
+            "https://scim.example.com".to_owned(),
+        ),
+        ("SHOPIFY_SCIM_SHOPIFY__API_KEY", "client-id".to_owned()),
+        (
+            "SHOPIFY_SCIM_SHOPIFY__API_SECRET",
+            "client-secret".to_owned(),
+        ),
+        (
+            "SHOPIFY_SCIM_SECURITY__TOKEN_ENCRYPTION_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
+        ),
+        ("SHOPIFY_SCIM_LOG__FORMAT", "json".to_owned()),
+        ("SHOPIFY_SCIM_LOG__FILTER", "info".to_owned()),
+    ]
+}
+
+/// A child process of the binary with its stdout read line by line.
+struct Process {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    seen: Vec<String>,
+}
+
+impl Process {
+    fn start(args: &[&str], env: &[(&str, String)]) -> Self {
+        let mut child = Command::new(BINARY)
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting the binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        Self {
+            child,
+            stdout: BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads stdout until a line satisfies `wanted`, and returns it.
+    async fn wait_for_line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        let read = async {
+            while let Some(line) = self.stdout.next_line().await.expect("reading stdout") {
+                self.seen.push(line.clone());
+                if wanted(&line) {
+                    return line;
+                }
+            }
+            panic!("stdout ended; it said:\n{}", self.seen.join("\n"));
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .expect("the expected line did not appear in time")
+    }
+
+    /// Reads stdout until a JSON log line has `message` equal to `message`.
+    async fn wait_for_log(&mut self, message: &str) -> Value {
+        let line = self
+            .wait_for_line(|line| {
+                serde_json::from_str::<Value>(line).is_ok_and(|v| v["message"] == message)
+            })
+            .await;
+        serde_json::from_str(&line).expect("a JSON log line")
+    }
+
+    /// Sends SIGTERM and returns the exit status and the rest of stdout.
+    async fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().expect("a running child").to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(
+            killed.is_ok_and(|status| status.success()),
+            "kill -TERM failed"
+        );
+
+        let mut rest = self.seen.join("\n");
+        let drain = async {
+            while let Some(line) = self.stdout.next_line().await.expect("reading stdout") {
+                rest.push('\n');
+                rest.push_str(&line);
+            }
+            self.child.wait().await.expect("waiting for the child")
+        };
+        let status = tokio::time::timeout(PATIENCE, drain)
+            .await
+            .expect("the process did not exit after SIGTERM");
+        (status, rest)
+    }
+}
+
+async fn run_to_end(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output();
+    tokio::time::timeout(PATIENCE, output)
+        .await
+        .expect("the command did not finish in time")
+        .expect("running the binary")
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_a_required_setting_and_names_its_variable() {
+    let database = TestDatabase::fresh().await;
+    let env: Vec<_> = serve_env(&database.url)
+        .into_iter()
+        .filter(|(key, _)| *key != "SHOPIFY_SCIM_SHOPIFY__API_SECRET")
+        .collect();
+
+    let output = run_to_end(&["serve"], &env).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("SHOPIFY_SCIM_SHOPIFY__API_SECRET"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_logs_one_line_per_request_with_the_route_and_never_the_query_or_credentials() {
+    let database = TestDatabase::fresh().await;
+    let mut server = Process::start(&["serve"], &serve_env(&database.url));
+    let serving = server.wait_for_log("serving").await;
+    let port = serving["http.port"].as_u64().expect("the bound port");
+
+    let response = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{port}/healthz?hmac=SECRET_HMAC&id_token=SECRET_JWT"
+        ))
+        .header("authorization", "Bearer SECRET_BEARER")
+        .header("x-request-id", "trace-me-1")
+        .send()
+        .await
+        .unwrap();
+    let access = server.wait_for_log("request finished").await;
+    let (status, output) = server.terminate().await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(access["span"]["http.route"], "/healthz");
+    assert_eq!(access["span"]["http.method"], "GET");
+    assert_eq!(access["span"]["request_id"], "trace-me-1");
+    assert_eq!(access["http.status_code"], 200);
+    assert!(access["duration_ms"].is_u64(), "{access}");
+    assert_eq!(
+        output.matches("\"request finished\"").count(),
+        1,
+        "one access-log line per request:\n{output}"
+    );
+    for secret in [
+        "SECRET_HMAC",
+        "SECRET_JWT",
+        "SECRET_BEARER",
+        "client-secret",
+    ] {
+        assert!(
+            !output.contains(secret),
+            "{secret} leaked into the log:\n{output}"
+        );
+    }
+    assert!(status.success(), "{status:?}");
+    assert!(output.contains("shutdown complete"), "{output}");
+}
+
+#[tokio::test]
+async fn serve_warns_about_unknown_variables_with_its_prefix() {
+    let database = TestDatabase::fresh().await;
+    let mut env = serve_env(&database.url);
+    env.push(("SHOPIFY_SCIM_SERVER__LISTN", "typo".to_owned()));
+
+    let mut server = Process::start(&["serve"], &env);
+    let warning = server
+        .wait_for_log("ignoring unknown environment variable SHOPIFY_SCIM_SERVER__LISTN")
+        .await;
+    server.wait_for_log("serving").await;
+    let (status, _) = server.terminate().await;
+
+    assert_eq!(warning["level"], "WARN");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_with_no_migrate_leaves_the_schema_alone_and_reports_not_ready() {
+    let database = TestDatabase::fresh().await;
+    let mut server = Process::start(&["serve", "--no-migrate"], &serve_env(&database.url));
+    let port = server.wait_for_log("serving").await["http.port"]
+        .as_u64()
+        .unwrap();
+
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    server.terminate().await;
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["reason"], "migrations_pending");
+}
+
+#[tokio::test]
+async fn migrate_status_lists_pending_migrations_until_migrate_applies_them() {
+    let database = TestDatabase::fresh().await;
+    let env = vec![("DATABASE_URL", database.url.clone())];
+
+    let before = run_to_end(&["migrate", "status"], &env).await;
+    let up = run_to_end(&["migrate"], &env).await;
+    let after = run_to_end(&["migrate", "status"], &env).await;
+
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(before.status.success() && up.status.success() && after.status.success());
+    assert!(
+        text(&before).contains("pending  m20261203_000001_create_shops"),
+        "{}",
+        text(&before)
+    );
+    assert!(
+        text(&up).contains("applied 1 migration(s)"),
+        "{}",
+        text(&up)
+    );
+    assert!(
+        text(&after).contains("applied  m20261203_000001_create_shops"),
+        "{}",
+        text(&after)
+    );
+}
+
+#[tokio::test]
+async fn migrate_rejects_an_unsupported_database_url_without_echoing_it() {
+    let env = vec![(
+        "DATABASE_URL",
+        "mysql://root:hunter2@localhost/db".to_owned(),
+    )];
+
+    let output = run_to_end(&["migrate"], &env).await;
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("unsupported database URL scheme `mysql`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn dev_serves_healthz_with_no_configuration_and_says_what_to_do_next() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("data");
+    let args = [
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+
+    let mut dev = Process::start(&args, &[]);
+    let app_line = dev
+        .wait_for_line(|line| line.trim_start().starts_with("App:"))
+        .await;
+    let base = app_line
+        .trim_start()
+        .trim_start_matches("App:")
+        .trim()
+        .to_owned();
+    dev.wait_for_line(|line| line.contains("Next steps")).await;
+    let response = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    let (status, _) = dev.terminate().await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(data_dir.join("shopify-scim.db").is_file());
+    assert!(data_dir.join("dev-secrets.toml").is_file());
+    assert!(status.success());
+}

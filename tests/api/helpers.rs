@@ -1,0 +1,360 @@
+//! Starting the real application for a test: a fresh database each time (a SQLite file, or a
+//! new PostgreSQL database when `TEST_DATABASE_URL` names a server), port 0, and handles to
+//! inspect and disturb it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use sea_orm::TransactionTrait as _;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, SqliteTransactionMode, TransactionOptions};
+use secrecy::SecretString;
+use shopify_scim::config::{DatabaseSettings, Settings};
+use shopify_scim::startup::Application;
+use shopify_scim::store::{Backend, Database};
+use tempfile::TempDir;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Installs the log subscriber once per test binary; output is kept only with `TEST_LOG=1`.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    let settings = shopify_scim::config::LogSettings {
+        filter: "debug,sqlx=warn,sea_orm=warn".to_owned(),
+        ..Default::default()
+    };
+    let result = if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+        shopify_scim::telemetry::init(&settings, std::io::stdout)
+    } else {
+        shopify_scim::telemetry::init(&settings, std::io::sink)
+    };
+    result.expect("installing the test log subscriber");
+});
+
+/// A database created for one test.
+pub struct TestDatabase {
+    /// URL the application should use.
+    pub url: String,
+    /// Which engine it is.
+    pub backend: Backend,
+    /// Keeps a SQLite file's directory alive for the test.
+    _dir: Option<TempDir>,
+}
+
+impl TestDatabase {
+    /// A new, empty database on the backend this run tests.
+    pub async fn fresh() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::fresh_postgres(&admin_url).await,
+            _ => Self::fresh_sqlite(),
+        }
+    }
+
+    fn fresh_sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("app.db").display());
+        Self {
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn fresh_postgres(admin_url: &str) -> Self {
+        let name = format!("shopify_scim_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(admin_url)
+            .await
+            .expect("connecting to TEST_DATABASE_URL");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("creating a test database");
+        admin.close().await.expect("closing the admin connection");
+
+        let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            _dir: None,
+        }
+    }
+
+    /// Database settings for this database, with short timeouts suited to tests.
+    pub fn settings(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            max_connections: 5,
+            connect_timeout_secs: 2,
+            acquire_timeout_secs: 2,
+            ..DatabaseSettings::with_url(self.url.clone())
+        }
+    }
+}
+
+/// How a test wants its application.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// Apply migrations before serving.
+    pub migrate: bool,
+    /// Request body cap.
+    pub max_body_bytes: usize,
+    /// Readiness probe budget.
+    pub readiness_timeout: Duration,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            migrate: true,
+            max_body_bytes: 64 * 1024,
+            readiness_timeout: Duration::from_millis(800),
+        }
+    }
+}
+
+/// A running application and what a test needs around it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The bound socket address.
+    pub socket: SocketAddr,
+    /// A client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// A connection of the test's own to the application's database.
+    pub db: Database,
+    /// The database the application uses.
+    pub database: TestDatabase,
+    /// Proxy between the application and PostgreSQL, to simulate outages.
+    proxy: Option<DbProxy>,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the application with default test options.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+/// Starts the application on port 0 against a fresh database.
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    LazyLock::force(&TRACING);
+    let database = TestDatabase::fresh().await;
+
+    let proxy = match database.backend {
+        Backend::Postgres => Some(DbProxy::start(&database.url).await),
+        Backend::Sqlite => None,
+    };
+    let app_url = proxy
+        .as_ref()
+        .map_or_else(|| database.url.clone(), |proxy| proxy.url.clone());
+    let settings = test_settings(
+        &options,
+        &DatabaseSettings {
+            url: SecretString::from(app_url),
+            ..database.settings()
+        },
+    );
+
+    let db = Database::connect(&database.settings())
+        .await
+        .expect("connecting the test's own pool");
+    if options.migrate {
+        db.migrate().await.expect("migrating the test database");
+    }
+    let app_db = Database::connect(&settings.database)
+        .await
+        .expect("connecting the application's pool");
+    let application = Application::build(&settings, app_db).expect("building the application");
+    let socket = SocketAddr::from(([127, 0, 0, 1], application.port()));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let running = tokio::spawn(application.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+
+    TestApp {
+        address: format!("http://{socket}"),
+        socket,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("building the HTTP client"),
+        db,
+        database,
+        proxy,
+        stop: Some(stop_tx),
+        running: Some(running),
+    }
+}
+
+/// Settings of a test application: loopback port 0 and complete (fake) credentials.
+pub fn test_settings(options: &TestOptions, database: &DatabaseSettings) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.server.public_url = Some("http://127.0.0.1".parse().expect("a valid URL"));
+    settings.server.max_body_bytes = options.max_body_bytes;
+    settings.server.readiness_timeout_ms =
+        u64::try_from(options.readiness_timeout.as_millis()).expect("a short timeout");
+    settings.server.shutdown_timeout_secs = 10;
+    settings.server.workers = Some(2);
+    settings.database = database.clone();
+    settings.shopify.api_key = Some("test-client-id".to_owned());
+    settings.shopify.api_secret = Some(SecretString::from("test-client-secret"));
+    settings.security.token_encryption_key = Some(SecretString::from(
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    ));
+    settings
+}
+
+impl TestApp {
+    /// `GET {address}{path}`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("sending a request to the test app")
+    }
+
+    /// Makes the database unreachable for the application until the outage ends.
+    ///
+    /// PostgreSQL: open connections are cut and new ones are accepted but never answered.
+    /// SQLite: another connection holds the write lock.
+    pub async fn database_outage(&self) -> Outage {
+        match (&self.proxy, self.database.backend) {
+            (Some(proxy), _) => {
+                proxy.cut();
+                Outage::Proxy(proxy.clone())
+            }
+            (None, _) => {
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                let lock = self
+                    .db
+                    .conn()
+                    .begin_with_options(options)
+                    .await
+                    .expect("taking the SQLite write lock");
+                Outage::SqliteLock(lock)
+            }
+        }
+    }
+
+    /// Asks the application to stop and returns its run handle, to await the shutdown.
+    pub fn stop(&mut self) -> JoinHandle<anyhow::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.running
+            .take()
+            .expect("the application was started once")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An ongoing database outage; [`Outage::end`] restores service.
+pub enum Outage {
+    /// PostgreSQL behind a cut proxy.
+    Proxy(DbProxy),
+    /// SQLite with its write lock held.
+    SqliteLock(DatabaseTransaction),
+}
+
+impl Outage {
+    /// Ends the outage.
+    pub async fn end(self) {
+        match self {
+            Self::Proxy(proxy) => proxy.restore(),
+            Self::SqliteLock(lock) => lock.rollback().await.expect("releasing the write lock"),
+        }
+    }
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut and restore.
+#[derive(Clone)]
+pub struct DbProxy {
+    /// Database URL that goes through the proxy.
+    pub url: String,
+    state: Arc<Mutex<ProxyState>>,
+    upstream: SocketAddr,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    cut: bool,
+    links: Vec<JoinHandle<()>>,
+    held: Vec<TcpStream>,
+}
+
+impl DbProxy {
+    async fn start(database_url: &str) -> Self {
+        let mut url = url::Url::parse(database_url).expect("a PostgreSQL URL");
+        let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let port = url.port().unwrap_or(5432);
+        let upstream = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .expect("resolving the PostgreSQL host")
+            .next()
+            .expect("an address for the PostgreSQL host");
+
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the proxy");
+        let local = listener.local_addr().expect("the proxy's address");
+        url.set_host(Some("127.0.0.1")).expect("a host can be set");
+        url.set_port(Some(local.port())).expect("a port can be set");
+
+        let proxy = Self {
+            url: url.to_string(),
+            state: Arc::new(Mutex::new(ProxyState::default())),
+            upstream,
+        };
+        let accepting = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                accepting.admit(client);
+            }
+        });
+        proxy
+    }
+
+    fn admit(&self, client: TcpStream) {
+        let mut state = self.state.lock().expect("proxy state lock");
+        if state.cut {
+            state.held.push(client);
+        } else {
+            state.links.push(tokio::spawn(link(client, self.upstream)));
+        }
+    }
+
+    fn cut(&self) {
+        let mut state = self.state.lock().expect("proxy state lock");
+        state.cut = true;
+        for link in state.links.drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        let mut state = self.state.lock().expect("proxy state lock");
+        state.cut = false;
+        let held: Vec<TcpStream> = state.held.drain(..).collect();
+        for client in held {
+            state.links.push(tokio::spawn(link(client, self.upstream)));
+        }
+    }
+}
+
+async fn link(mut client: TcpStream, upstream: SocketAddr) {
+    if let Ok(mut server) = TcpStream::connect(upstream).await {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests: each one drives the real application over HTTP on port 0, against a
+//! fresh SQLite file or, with `TEST_DATABASE_URL`, a fresh PostgreSQL database.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test should fail loudly at the first unexpected error"
+)]
+
+mod cli;
+mod health;
+mod helpers;
+mod request_log;
+mod shopify_app_toml;
+mod shutdown;
