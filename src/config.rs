@@ -101,8 +101,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     },
     SettingDoc {
         key: "server.workers",
-        default: Some("number of cores"),
-        description: "HTTP worker threads.",
+        default: None,
+        description: "HTTP worker threads; one per core when unset.",
     },
     SettingDoc {
         key: "database.url",
@@ -596,6 +596,24 @@ mod tests {
             assert!(error.to_string().contains("listen_port"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting_with_its_variable_and_default() {
+        let readme = include_str!("../README.md");
+
+        for doc in SETTINGS {
+            let row = readme
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{}` |", doc.env_var())))
+                .unwrap_or_else(|| panic!("README has no row for {}", doc.env_var()));
+            assert!(row.contains(&format!("`{}`", doc.key)), "{row}");
+            let default = doc.default.map_or("none".to_owned(), |d| format!("`{d}`"));
+            assert!(
+                row.contains(&default),
+                "{row} should name the default {default}"
+            );
+        }
     }
 
     #[test]

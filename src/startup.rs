@@ -4,23 +4,18 @@
 use std::future::Future;
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::store::Database;
-use crate::web::request_log::{AccessLog, BodyLimit, assign_request_id, reject_oversized_bodies};
-use crate::web::{self as routes, ReadinessBudget};
+use crate::web::server::HttpService;
 
 /// A bound, not yet running, instance of the service.
 pub struct Application {
     port: u16,
-    server: Server,
+    http: HttpService,
     db: Database,
     stop_tx: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -42,44 +37,19 @@ impl Application {
     /// Binds the listener from `settings.server.listen` (port 0 picks a free port) and
     /// prepares the server on an already migrated database.
     pub fn build(settings: &Settings, db: Database) -> anyhow::Result<Self> {
-        let server_settings = settings.server.clone();
-        let listener = TcpListener::bind(server_settings.listen)
-            .with_context(|| format!("binding {}", server_settings.listen))?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
         let port = listener
             .local_addr()
             .context("reading the bound address")?
             .port();
-
-        let limit = server_settings.max_body_bytes;
-        let db_data = web::Data::new(db.clone());
-        let budget = web::Data::new(ReadinessBudget(server_settings.readiness_timeout()));
-        let body_limit = web::Data::new(BodyLimit(limit));
-        let mut server = HttpServer::new(move || {
-            let (payload_config, json_config) = routes::body_configs(limit);
-            App::new()
-                .app_data(db_data.clone())
-                .app_data(budget.clone())
-                .app_data(body_limit.clone())
-                .app_data(payload_config)
-                .app_data(json_config)
-                .configure(routes::configure)
-                .default_service(web::to(routes::not_found))
-                .wrap(from_fn(reject_oversized_bodies))
-                .wrap(TracingLogger::<AccessLog>::new())
-                .wrap(from_fn(assign_request_id))
-        })
-        .listen(listener)
-        .context("starting the HTTP listener")?
-        .shutdown_timeout(server_settings.shutdown_timeout_secs)
-        .disable_signals();
-        if let Some(workers) = server_settings.workers {
-            server = server.workers(workers);
-        }
+        let http = HttpService::start(listener, &settings.server, db.clone())
+            .context("starting the HTTP server")?;
 
         let (stop_tx, _) = watch::channel(false);
         Ok(Self {
             port,
-            server: server.run(),
+            http,
             db,
             stop_tx,
             tasks: JoinSet::new(),
@@ -106,24 +76,14 @@ impl Application {
     /// database pool.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self {
-            server,
+            http,
             db,
             stop_tx,
             mut tasks,
             ..
         } = self;
-        let handle = server.handle();
-        let mut server = std::pin::pin!(server);
 
-        let served = tokio::select! {
-            result = &mut server => result,
-            () = stop => {
-                tracing::info!("shutdown requested; finishing in-flight requests");
-                // The server future processes the stop command, so it must be polled too.
-                let ((), result) = tokio::join!(handle.stop(true), &mut server);
-                result
-            }
-        };
+        let served = http.run_until(stop).await;
 
         let _ = stop_tx.send(true);
         while let Some(joined) = tasks.join_next().await {

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod health;
 pub mod request_log;
+pub mod server;
 
 use std::time::Duration;
 

@@ -31,7 +31,7 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     result.expect("installing the test log subscriber");
 });
 
-/// A database created for one test.
+/// A database created for one test, removed again when the test ends.
 pub struct TestDatabase {
     /// URL the application should use.
     pub url: String,
@@ -39,6 +39,8 @@ pub struct TestDatabase {
     pub backend: Backend,
     /// Keeps a SQLite file's directory alive for the test.
     _dir: Option<TempDir>,
+    /// PostgreSQL: the server's admin URL and the database's name, to drop it at the end.
+    created: Option<(String, String)>,
 }
 
 impl TestDatabase {
@@ -57,6 +59,7 @@ impl TestDatabase {
             url,
             backend: Backend::Sqlite,
             _dir: Some(dir),
+            created: None,
         }
     }
 
@@ -77,6 +80,7 @@ impl TestDatabase {
             url: url.to_string(),
             backend: Backend::Postgres,
             _dir: None,
+            created: Some((admin_url.to_owned(), name)),
         }
     }
 
@@ -87,6 +91,30 @@ impl TestDatabase {
             connect_timeout_secs: 2,
             acquire_timeout_secs: 2,
             ..DatabaseSettings::with_url(self.url.clone())
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.created.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, so the cleanup gets a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                admin.execute_unprepared(&sql).await?;
+                admin.close().await
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("could not drop a test database: {error}");
         }
     }
 }
