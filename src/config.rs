@@ -6,7 +6,7 @@
 //! table and the unknown-variable warning are checked against.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use figment::Figment;
@@ -442,11 +442,6 @@ pub fn unknown_env_vars(vars: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect();
     unknown.sort();
     unknown
-}
-
-/// Default location of the optional configuration file.
-pub fn config_file_from_env() -> Option<PathBuf> {
-    std::env::var_os(format!("{ENV_PREFIX}CONFIG")).map(PathBuf::from)
 }
 
 fn missing(key: &'static str) -> Error {

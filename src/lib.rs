@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod scim;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -243,6 +243,16 @@ impl TestApp {
             .expect("sending a request to the test app")
     }
 
+    /// `POST {address}{path}` with a raw body.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .body(body)
+            .send()
+            .await
+            .expect("sending a request to the test app")
+    }
+
     /// Makes the database unreachable for the application until the outage ends.
     ///
     /// PostgreSQL: open connections are cut and new ones are accepted but never answered.

@@ -86,19 +86,9 @@ async fn a_wrong_method_on_a_known_route_answers_a_json_405() {
 
 #[tokio::test]
 async fn a_body_over_the_cap_answers_413_before_routing() {
-    let app = spawn_app_with(TestOptions {
-        max_body_bytes: 1024,
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with(capped_at_1_kib()).await;
 
-    let response = app
-        .client
-        .post(format!("{}/healthz", app.address))
-        .body(vec![b'a'; 4096])
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_bytes("/healthz", vec![b'a'; 4096]).await;
 
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(response.headers().contains_key("x-request-id"));
@@ -114,19 +104,16 @@ async fn a_body_over_the_cap_answers_413_before_routing() {
 
 #[tokio::test]
 async fn a_body_within_the_cap_reaches_the_router() {
-    let app = spawn_app_with(TestOptions {
-        max_body_bytes: 1024,
-        ..TestOptions::default()
-    })
-    .await;
+    let app = spawn_app_with(capped_at_1_kib()).await;
 
-    let response = app
-        .client
-        .post(format!("{}/healthz", app.address))
-        .body(vec![b'a'; 512])
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_bytes("/healthz", vec![b'a'; 512]).await;
 
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+fn capped_at_1_kib() -> TestOptions {
+    TestOptions {
+        max_body_bytes: 1024,
+        ..TestOptions::default()
+    }
 }
