@@ -9,6 +9,10 @@ use sea_orm_migration::async_trait::async_trait;
 pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261203_000001_create_shops;
+mod m20261203_000002_create_scim_tokens;
+mod m20261203_000003_create_scim_users;
+mod m20261203_000004_create_scim_groups;
+mod m20261203_000005_create_sync_jobs;
 
 /// Applies and inspects the migrations in order.
 pub struct Migrator;
@@ -16,6 +20,12 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261203_000001_create_shops::Migration)]
+        vec![
+            Box::new(m20261203_000001_create_shops::Migration),
+            Box::new(m20261203_000002_create_scim_tokens::Migration),
+            Box::new(m20261203_000003_create_scim_users::Migration),
+            Box::new(m20261203_000004_create_scim_groups::Migration),
+            Box::new(m20261203_000005_create_sync_jobs::Migration),
+        ]
     }
 }

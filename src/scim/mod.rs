@@ -2,3 +2,10 @@
 //! handling, filters and PATCH. Knows nothing of HTTP frameworks or of Shopify.
 
 pub mod attr;
+pub mod filter;
+#[cfg(test)]
+mod fixtures;
+pub mod patch;
+pub mod resource;
+pub mod schema;
+pub mod token;
