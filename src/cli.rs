@@ -109,6 +109,7 @@ async fn serve(
     apply_migrations: bool,
 ) -> anyhow::Result<()> {
     settings.require_for_serve()?;
+    let stop = shutdown_signal()?;
     init_telemetry(&settings, warnings)?;
 
     let db = Database::connect(&settings.database)
@@ -129,7 +130,7 @@ async fn serve(
         db.backend = backend.name(),
         "serving"
     );
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
 async fn migrate(

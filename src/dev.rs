@@ -56,6 +56,7 @@ pub async fn run(
     options: DevOptions,
 ) -> anyhow::Result<()> {
     let settings = dev_settings(settings, &options)?;
+    let stop = shutdown_signal()?;
     init_telemetry(&settings, warnings)?;
 
     let db = Database::connect(&settings.database)
@@ -72,7 +73,7 @@ pub async fn run(
 
     let address = SocketAddr::new(options.listen.ip(), app.port());
     println!("{}", banner(address, &database_label, &options.data_dir));
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
 /// Fills in everything `dev` decides: address, public URL, database and secrets.
