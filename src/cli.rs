@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::{Loaded, Settings};
+use crate::scim::token::TokenId;
 use crate::startup::{Application, shutdown_signal};
 use crate::store::Database;
+use crate::store::{shops, tokens};
+use crate::types::{ShopDomain, ShopHandle};
 use crate::{dev, telemetry};
 
 /// SCIM 2.0 provisioning of Shopify customers, one tenant per shop.
@@ -44,6 +47,12 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
+    /// Create, list and revoke a shop's SCIM bearer tokens.
+    Token {
+        /// What to do with tokens.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Run locally with no configuration: loopback, SQLite under the data directory and
     /// generated development secrets.
     Dev {
@@ -65,6 +74,37 @@ pub enum MigrateAction {
     Status,
 }
 
+/// Token actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it (only it) on stdout; it is shown this once.
+    ///
+    /// A shop that does not exist yet is created in the "not installed" state, so its SCIM
+    /// endpoint can be tried before the Shopify side is wired.
+    Create {
+        /// Shop domain (`name.myshopify.com`) or handle (`name`).
+        #[arg(long)]
+        shop: String,
+        /// A label that says who uses the token (e.g. `okta-prod`).
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// Lifetime such as `90d`, `12h`, `30m` or `3600s`; no expiry when omitted.
+        #[arg(long, value_parser = parse_lifetime)]
+        expires_in: Option<chrono::Duration>,
+    },
+    /// List a shop's tokens: ids, labels and dates, never secrets.
+    List {
+        /// Shop domain or handle.
+        #[arg(long)]
+        shop: String,
+    },
+    /// Revoke a token by its id (the 16 hex digits after `shopscim_`).
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+}
+
 impl Cli {
     /// Runs the chosen command to completion.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -82,6 +122,7 @@ impl Cli {
             Command::Migrate { action } => {
                 migrate(settings, &warnings, action.unwrap_or(MigrateAction::Up)).await
             }
+            Command::Token { action } => token(settings, &warnings, action).await,
             Command::Dev { listen, data_dir } => {
                 let options = dev::DevOptions {
                     listen,
@@ -94,9 +135,33 @@ impl Cli {
     }
 }
 
+/// Where a command's logs go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Long-running services log to stdout.
+    Stdout,
+    /// One-shot commands keep stdout for their output and log to stderr.
+    Stderr,
+}
+
 /// Installs telemetry and logs the warnings found while loading settings.
-pub fn init_telemetry(settings: &Settings, warnings: &[String]) -> anyhow::Result<()> {
-    telemetry::init(&settings.log, std::io::stdout)?;
+pub fn init_telemetry(
+    settings: &Settings,
+    warnings: &[String],
+    target: LogTarget,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+
+    match target {
+        LogTarget::Stdout => {
+            let ansi = std::io::stdout().is_terminal();
+            telemetry::init(&settings.log, std::io::stdout, ansi)?;
+        }
+        LogTarget::Stderr => {
+            let ansi = std::io::stderr().is_terminal();
+            telemetry::init(&settings.log, std::io::stderr, ansi)?;
+        }
+    }
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -110,7 +175,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     settings.require_for_serve()?;
     let stop = shutdown_signal()?;
-    init_telemetry(&settings, warnings)?;
+    init_telemetry(&settings, warnings, LogTarget::Stdout)?;
 
     let db = Database::connect(&settings.database)
         .await
@@ -138,7 +203,7 @@ async fn migrate(
     warnings: &[String],
     action: MigrateAction,
 ) -> anyhow::Result<()> {
-    init_telemetry(&settings, warnings)?;
+    init_telemetry(&settings, warnings, LogTarget::Stderr)?;
     let db = Database::connect(&settings.database)
         .await
         .context("connecting to the database")?;
@@ -161,4 +226,141 @@ async fn migrate(
     }
     db.close().await?;
     Ok(())
+}
+
+async fn token(settings: Settings, warnings: &[String], action: TokenAction) -> anyhow::Result<()> {
+    init_telemetry(&settings, warnings, LogTarget::Stderr)?;
+    let db = Database::connect(&settings.database)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+
+    match action {
+        TokenAction::Create {
+            shop,
+            label,
+            expires_in,
+        } => {
+            let domain = parse_shop(&shop)?;
+            let shop = shops::find_or_create(&db, &domain).await?;
+            let expires_at = expires_in.map(|lifetime| chrono::Utc::now() + lifetime);
+            let (_, plaintext) = tokens::create(&db, shop.id, &label, expires_at, "cli").await?;
+            println!("{}", plaintext.expose_secret());
+        }
+        TokenAction::List { shop } => {
+            let domain = parse_shop(&shop)?;
+            let shop = shops::find_by_domain(&db, &domain)
+                .await?
+                .with_context(|| format!("no shop {domain}"))?;
+            println!("{}", token_table(&tokens::list(&db, shop.id).await?));
+        }
+        TokenAction::Revoke { id } => {
+            let id = TokenId::parse(&id).map_err(|_| anyhow::anyhow!("not a token id: {id}"))?;
+            let shop = tokens::shop_of_token(&db, &id)
+                .await?
+                .with_context(|| format!("no token {id}"))?;
+            if tokens::revoke(&db, shop.id, &id).await? {
+                println!("revoked token {id} of {}", shop.domain);
+            } else {
+                println!("token {id} of {} was already revoked", shop.domain);
+            }
+        }
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// Accepts a shop domain or a bare handle.
+fn parse_shop(text: &str) -> anyhow::Result<ShopDomain> {
+    let domain = if text.contains('.') {
+        ShopDomain::parse(text)
+    } else {
+        ShopHandle::parse(text).map(|handle| handle.domain())
+    };
+    domain.map_err(|error| anyhow::anyhow!("--shop {text:?}: {error}"))
+}
+
+/// Parses `90d`, `12h`, `30m` or `3600s` into a positive duration.
+fn parse_lifetime(text: &str) -> Result<chrono::Duration, String> {
+    let usage = || format!("{text:?} is not a lifetime such as 90d, 12h, 30m or 3600s");
+    let split = text.len().checked_sub(1).ok_or_else(usage)?;
+    let (number, unit) = text.split_at(split);
+    let amount: i64 = number.parse().map_err(|_| usage())?;
+    let lifetime = match unit {
+        "d" => chrono::Duration::try_days(amount),
+        "h" => chrono::Duration::try_hours(amount),
+        "m" => chrono::Duration::try_minutes(amount),
+        "s" => chrono::Duration::try_seconds(amount),
+        _ => None,
+    };
+    lifetime
+        .filter(|d| *d > chrono::Duration::zero())
+        .ok_or_else(usage)
+}
+
+fn token_table(tokens: &[tokens::TokenInfo]) -> String {
+    let date = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or("-".to_owned(), |at| at.format("%Y-%m-%d %H:%M").to_string())
+    };
+    let mut table = format!(
+        "{:<16}  {:<20}  {:<16}  {:<16}  {:<16}  {}",
+        "ID", "LABEL", "CREATED", "EXPIRES", "LAST USED", "STATUS"
+    );
+    for token in tokens {
+        let now = chrono::Utc::now();
+        let status = match (token.revoked_at, token.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(at)) if at <= now => "expired",
+            _ => "active",
+        };
+        table.push_str(&format!(
+            "\n{:<16}  {:<20}  {:<16}  {:<16}  {:<16}  {status}",
+            token.id,
+            token.label,
+            date(Some(token.created_at)),
+            date(token.expires_at),
+            date(token.last_used_at),
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_accept_days_hours_minutes_and_seconds() {
+        assert_eq!(parse_lifetime("90d"), Ok(chrono::Duration::days(90)));
+        assert_eq!(parse_lifetime("12h"), Ok(chrono::Duration::hours(12)));
+        assert_eq!(parse_lifetime("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_lifetime("2s"), Ok(chrono::Duration::seconds(2)));
+    }
+
+    #[test]
+    fn malformed_or_non_positive_lifetimes_are_rejected() {
+        for text in [
+            "",
+            "d",
+            "10",
+            "10w",
+            "-5d",
+            "0h",
+            "1.5h",
+            "99999999999999999d",
+        ] {
+            assert!(parse_lifetime(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn shops_are_named_by_domain_or_handle() {
+        assert_eq!(parse_shop("demo").unwrap().as_str(), "demo.myshopify.com");
+        assert_eq!(
+            parse_shop("Demo.myshopify.com").unwrap().as_str(),
+            "demo.myshopify.com"
+        );
+        assert!(parse_shop("demo.example.com").is_err());
+        assert!(parse_shop("https://demo.myshopify.com").is_err());
+    }
 }

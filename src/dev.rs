@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::cli::init_telemetry;
+use crate::cli::{LogTarget, init_telemetry};
 use crate::config::{DatabaseSettings, Settings};
 use crate::startup::{Application, shutdown_signal};
 use crate::store::{Backend, Database};
@@ -57,7 +57,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let settings = dev_settings(settings, &options)?;
     let stop = shutdown_signal()?;
-    init_telemetry(&settings, warnings)?;
+    init_telemetry(&settings, warnings, LogTarget::Stdout)?;
 
     let db = Database::connect(&settings.database)
         .await

@@ -11,11 +11,11 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogFormat, LogSettings};
 
-/// Installs the global subscriber writing to `writer`.
+/// Installs the global subscriber writing to `writer`, with colours only when `ansi`.
 ///
 /// `RUST_LOG`, when set, replaces the configured filter. Fails if a subscriber is already
 /// installed.
-pub fn init<W>(settings: &LogSettings, writer: W) -> anyhow::Result<()>
+pub fn init<W>(settings: &LogSettings, writer: W, ansi: bool) -> anyhow::Result<()>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -26,7 +26,8 @@ where
 
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        .with_ansi(ansi);
     let installed = match settings.format {
         LogFormat::Compact => builder.compact().try_init(),
         LogFormat::Json => builder

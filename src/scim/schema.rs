@@ -876,6 +876,8 @@ pub fn resource_type_json(rt: &ResourceTypeDef, base: &str) -> Value {
 /// Tenant-independent limits and links announced in `/ServiceProviderConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
+    /// Whether `/Bulk` is served; the limits below are announced either way.
+    pub bulk_supported: bool,
     /// Most operations accepted in one Bulk request.
     pub bulk_max_operations: u32,
     /// Largest Bulk request body accepted, in bytes.
@@ -888,14 +890,15 @@ pub struct Capabilities {
 
 /// Renders `/ServiceProviderConfig` (RFC 7643 §5) for the tenant base URL `base`.
 ///
-/// `base` has no trailing slash. PATCH, Bulk, filtering, sorting and entity tags are announced
-/// as supported, password changes as not, with one bearer-token authentication scheme.
+/// `base` has no trailing slash. PATCH, filtering, sorting and entity tags are announced as
+/// supported, Bulk as `capabilities` says, password changes as not, with one bearer-token
+/// authentication scheme.
 pub fn service_provider_config_json(base: &str, capabilities: &Capabilities) -> Value {
     let mut out = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
         "patch": { "supported": true },
         "bulk": {
-            "supported": true,
+            "supported": capabilities.bulk_supported,
             "maxOperations": capabilities.bulk_max_operations,
             "maxPayloadSize": capabilities.bulk_max_payload_bytes,
         },
@@ -1300,6 +1303,7 @@ mod tests {
     #[test]
     fn service_provider_config_announces_capabilities_and_bearer_tokens() {
         let capabilities = Capabilities {
+            bulk_supported: true,
             bulk_max_operations: 100,
             bulk_max_payload_bytes: 1_048_576,
             filter_max_results: 200,
@@ -1347,6 +1351,7 @@ mod tests {
     #[test]
     fn service_provider_config_omits_an_absent_documentation_uri() {
         let capabilities = Capabilities {
+            bulk_supported: true,
             bulk_max_operations: 1,
             bulk_max_payload_bytes: 1,
             filter_max_results: 1,

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod health;
 pub mod request_log;
+pub mod scim;
 pub mod server;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ pub struct ReadinessBudget(pub Duration);
 /// Mounts every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    scim::configure(cfg);
 }
 
 /// Extractor and body settings that hold every handler to the body cap.

@@ -16,6 +16,7 @@ use tracing::field::Empty;
 use tracing_actix_web::RootSpanBuilder;
 
 use crate::web::error::ApiError;
+use crate::web::scim::error::ScimHttpError;
 
 /// Header carrying the request id, in both directions.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -95,7 +96,11 @@ pub async fn reject_oversized_bodies(
         .and_then(|value| value.parse::<usize>().ok());
 
     if announced.is_some_and(|length| length > limit) {
-        let response = ApiError::PayloadTooLarge { limit }.error_response();
+        let response = if req.path().starts_with("/scim/") {
+            ScimHttpError::PayloadTooLarge { limit }.error_response()
+        } else {
+            ApiError::PayloadTooLarge { limit }.error_response()
+        };
         return Ok(req.into_response(response).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())

@@ -11,7 +11,7 @@ use tracing_actix_web::TracingLogger;
 use crate::config::ServerSettings;
 use crate::store::Database;
 use crate::web::request_log::{AccessLog, BodyLimit, assign_request_id, reject_oversized_bodies};
-use crate::web::{ReadinessBudget, body_configs, configure, not_found};
+use crate::web::{ReadinessBudget, body_configs, configure, not_found, scim};
 
 /// The HTTP server, listening but not yet driven.
 pub struct HttpService {
@@ -29,6 +29,12 @@ impl HttpService {
         let db = web::Data::new(db);
         let budget = web::Data::new(ReadinessBudget(settings.readiness_timeout()));
         let body_limit = web::Data::new(BodyLimit(limit));
+        let scim_settings = web::Data::new(scim::Settings {
+            public_url: settings.public_url.clone(),
+            max_page_size: scim::MAX_PAGE_SIZE,
+            bulk_max_operations: scim::BULK_MAX_OPERATIONS,
+            bulk_max_payload_bytes: u64::try_from(limit).unwrap_or(u64::MAX),
+        });
 
         let mut server = HttpServer::new(move || {
             let (payload_config, json_config) = body_configs(limit);
@@ -36,6 +42,7 @@ impl HttpService {
                 .app_data(db.clone())
                 .app_data(budget.clone())
                 .app_data(body_limit.clone())
+                .app_data(scim_settings.clone())
                 .app_data(payload_config)
                 .app_data(json_config)
                 .configure(configure)

@@ -309,3 +309,48 @@ async fn dev_serves_healthz_with_no_configuration_and_says_what_to_do_next() {
     assert!(data_dir.join("dev-secrets.toml").is_file());
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn token_create_prints_only_the_token_and_list_and_revoke_never_show_it() {
+    let database = TestDatabase::fresh().await;
+    let env = vec![("DATABASE_URL", database.url.clone())];
+
+    let created = run_to_end(
+        &["token", "create", "--shop", "demo", "--label", "okta"],
+        &env,
+    )
+    .await;
+    let token = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    let id = token.split('_').nth(1).unwrap_or_default().to_owned();
+    let listed = run_to_end(&["token", "list", "--shop", "demo.myshopify.com"], &env).await;
+    let revoked = run_to_end(&["token", "revoke", &id], &env).await;
+    let after = run_to_end(&["token", "list", "--shop", "demo"], &env).await;
+
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        token.starts_with("shopscim_") && !token.contains('\n'),
+        "{token}"
+    );
+    assert!(
+        text(&listed).contains(&id) && text(&listed).contains("okta"),
+        "{}",
+        text(&listed)
+    );
+    assert!(text(&listed).contains("active"), "{}", text(&listed));
+    assert!(
+        text(&revoked).contains("revoked token"),
+        "{}",
+        text(&revoked)
+    );
+    assert!(text(&after).contains("revoked"), "{}", text(&after));
+    let secret = &token["shopscim_".len() + id.len() + 1..];
+    for output in [&listed, &revoked, &after] {
+        assert!(!text(output).contains(secret));
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
+    }
+}

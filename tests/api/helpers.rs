@@ -24,9 +24,9 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
         ..Default::default()
     };
     let result = if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
-        shopify_scim::telemetry::init(&settings, std::io::stdout)
+        shopify_scim::telemetry::init(&settings, std::io::stdout, false)
     } else {
-        shopify_scim::telemetry::init(&settings, std::io::sink)
+        shopify_scim::telemetry::init(&settings, std::io::sink, false)
     };
     result.expect("installing the test log subscriber");
 });
@@ -295,6 +295,52 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A shop with a SCIM token, as an identity provider would hold it.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    /// The shop handle in SCIM URLs.
+    pub handle: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl TestApp {
+    /// Creates (or reuses) the shop `handle` and a fresh token for it.
+    pub async fn tenant(&self, handle: &str) -> TestTenant {
+        use secrecy::ExposeSecret as _;
+
+        let domain = shopify_scim::types::ShopHandle::parse(handle)
+            .expect("a valid handle")
+            .domain();
+        let shop = shopify_scim::store::shops::find_or_create(&self.db, &domain)
+            .await
+            .expect("creating the shop");
+        let (_, token) =
+            shopify_scim::store::tokens::create(&self.db, shop.id, "test", None, "test")
+                .await
+                .expect("creating a token");
+        TestTenant {
+            handle: handle.to_owned(),
+            token: token.expose_secret().to_owned(),
+        }
+    }
+
+    /// A request to `/scim/v2/{tenant}{path}` with the tenant's token.
+    pub fn scim(
+        &self,
+        method: reqwest::Method,
+        tenant: &TestTenant,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(
+                method,
+                format!("{}/scim/v2/{}{path}", self.address, tenant.handle),
+            )
+            .bearer_auth(&tenant.token)
     }
 }
 

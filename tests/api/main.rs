@@ -11,5 +11,6 @@ mod cli;
 mod health;
 mod helpers;
 mod request_log;
+mod scim_discovery;
 mod shopify_app_toml;
 mod shutdown;

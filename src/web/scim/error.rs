@@ -1,0 +1,97 @@
+//! The one mapping from failures under `/scim/v2` to RFC 7644 §3.12 error responses.
+//!
+//! Every SCIM answer that is not a success is `application/scim+json` with `status` as a
+//! string. A 401 also carries `WWW-Authenticate: Bearer`; 5xx bodies are fixed and their
+//! cause goes to the log once, here.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::store;
+use crate::telemetry::error_chain;
+
+/// Media type of every SCIM response body.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// URN of the SCIM error message.
+const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// Failures at the SCIM edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimHttpError {
+    /// 401: missing, malformed, unknown, revoked or expired token, or a token of another
+    /// shop. Deliberately one variant: every case answers the same.
+    #[error("The bearer token is missing or not valid for this SCIM endpoint.")]
+    Unauthorized,
+    /// 404: no such endpoint or resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the endpoint exists but not for this method.
+    #[error("This endpoint does not support the {0} method.")]
+    MethodNotAllowed(String),
+    /// 403: e.g. a filter on a discovery endpoint (RFC 7644 §4).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 400 `invalidSyntax`: the body is not the JSON the endpoint expects.
+    #[error("{0}")]
+    InvalidSyntax(String),
+    /// 413: the body exceeds the cap.
+    #[error("The request body exceeds {limit} bytes.")]
+    PayloadTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// 500: storage failed.
+    #[error("storage failure")]
+    Store(#[from] store::Error),
+}
+
+impl ScimHttpError {
+    fn scim_type(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidSyntax(_) => Some("invalidSyntax"),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for ScimHttpError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::InvalidSyntax(_) => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let detail = if status.is_server_error() {
+            tracing::error!(error.chain = %error_chain(self), "SCIM request failed");
+            "The server could not complete the request.".to_owned()
+        } else {
+            self.to_string()
+        };
+
+        let mut response = HttpResponse::build(status);
+        response.insert_header((CONTENT_TYPE, SCIM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((WWW_AUTHENTICATE, "Bearer realm=\"SCIM\""));
+        }
+        let mut body = json!({
+            "schemas": [ERROR_URN],
+            "status": status.as_u16().to_string(),
+            "detail": detail,
+        });
+        if let Some(scim_type) = self.scim_type() {
+            body["scimType"] = json!(scim_type);
+        }
+        response.body(body.to_string())
+    }
+}
