@@ -2,6 +2,7 @@
 //! handling, filters and PATCH. Knows nothing of HTTP frameworks or of Shopify.
 
 pub mod attr;
+pub mod error;
 pub mod filter;
 #[cfg(test)]
 mod fixtures;
