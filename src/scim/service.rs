@@ -186,7 +186,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: Kind, body: &Value) -> Result<Stored> {
     };
     txn.commit().await?;
 
-    tracing::info!(scim.resource_id = %id, "SCIM resource created");
+    tracing::info!("SCIM resource created");
     Ok(stored)
 }
 
@@ -1629,6 +1629,52 @@ mod tests {
         assert_eq!((page.total_results, page.start_index), (1, 1));
         assert_eq!(user_names(&page), ["Ada"]);
         assert_eq!(user_names(&email), ["bob"]);
+    }
+
+    #[tokio::test]
+    async fn external_id_active_and_display_name_filters_combine() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-list-combined").await;
+        let ctx = ctx(&test, &scope);
+        let mut body = user_body("zoe", "Lovelace");
+        body["externalId"] = json!("okta-1");
+        body["displayName"] = json!("Zoe Lovelace");
+        create(&ctx, Kind::User, &body).await.unwrap();
+        five_users(&ctx).await;
+        let dave = list(&ctx, Kind::User, &filtered(r#"userName eq "dave""#))
+            .await
+            .unwrap();
+        let dave_id = dave.resources[0]["id"].as_str().unwrap().to_owned();
+        let deactivate = ops(json!([{ "op": "replace", "value": { "active": false } }]));
+        patch(&ctx, Kind::User, &dave_id, &deactivate, None)
+            .await
+            .unwrap();
+
+        let by_external = list(
+            &ctx,
+            Kind::User,
+            &filtered(r#"externalId eq "okta-1" and active eq true"#),
+        )
+        .await
+        .unwrap();
+        let wrong_case_external = list(&ctx, Kind::User, &filtered(r#"externalId eq "OKTA-1""#))
+            .await
+            .unwrap();
+        let by_display = list(
+            &ctx,
+            Kind::User,
+            &filtered(r#"displayName eq "zoe LOVELACE""#),
+        )
+        .await
+        .unwrap();
+        let inactive = list(&ctx, Kind::User, &filtered("active eq false"))
+            .await
+            .unwrap();
+
+        assert_eq!(user_names(&by_external), ["zoe"]);
+        assert_eq!(wrong_case_external.total_results, 0);
+        assert_eq!(user_names(&by_display), ["zoe"]);
+        assert_eq!(user_names(&inactive), ["dave"]);
     }
 
     #[tokio::test]
