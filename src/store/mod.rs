@@ -5,8 +5,13 @@
 //! URL and both must behave the same. Nothing here knows about HTTP.
 
 pub mod entity;
+pub mod groups;
+pub mod outbox;
 pub mod shops;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tokens;
+pub mod users;
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,8 +19,8 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
 
@@ -43,6 +48,10 @@ pub enum Error {
     /// The database did not answer within the allowed time.
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    /// A write would duplicate a value of this named unique index (for example
+    /// `uq_scim_users_shop_user_name`). The conflicting value is not carried.
+    #[error("the value of unique index `{0}` is already taken")]
+    UniqueViolation(&'static str),
     /// The database answered with an error.
     #[error("database error")]
     Db(#[from] DbErr),
@@ -151,6 +160,18 @@ impl Database {
         self.backend
     }
 
+    /// Starts a transaction meant to write. On SQLite it begins `IMMEDIATE`, taking the write
+    /// lock up front, so a read-then-write cannot fail half-way on a lock upgrade; PostgreSQL
+    /// uses its defaults (read committed).
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend == Backend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
     /// Applies every pending migration; returns how many ran.
     pub async fn migrate(&self) -> Result<usize> {
         let pending = Migrator::get_pending_migrations(&self.conn).await?.len();
@@ -204,6 +225,47 @@ impl Database {
     pub async fn close(self) -> Result<()> {
         self.conn.close().await?;
         Ok(())
+    }
+}
+
+/// Which rows of a tenant table a list query considers, before any in-memory filtering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection<K> {
+    /// Every row of the shop.
+    All,
+    /// Rows matching any of the alternatives, each a conjunction of keys. An empty list
+    /// matches nothing.
+    AnyOf(Vec<Vec<K>>),
+}
+
+/// A named unique index, recognisable in a violation reported by either backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UniqueIndex {
+    /// The index name, as PostgreSQL reports it.
+    pub name: &'static str,
+    /// The indexed columns as SQLite lists them: `table.col, table.col`.
+    pub sqlite_columns: &'static str,
+}
+
+/// Turns a violation of one of `indexes` into [`Error::UniqueViolation`]; any other error
+/// stays a [`Error::Db`].
+///
+/// PostgreSQL names the constraint (`... violates unique constraint "uq_..."`); SQLite names
+/// the columns (`UNIQUE constraint failed: scim_users.shop_id, scim_users.user_name_ci`).
+pub(crate) fn on_unique(error: DbErr, indexes: &[UniqueIndex]) -> Error {
+    let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() else {
+        return Error::Db(error);
+    };
+    let quoted = |name: &str| format!("\"{name}\"");
+    let violated = indexes.iter().find(|index| {
+        message.contains(&quoted(index.name))
+            || message
+                .strip_prefix("UNIQUE constraint failed: ")
+                .is_some_and(|columns| columns.trim() == index.sqlite_columns)
+    });
+    match violated {
+        Some(index) => Error::UniqueViolation(index.name),
+        None => Error::Db(error),
     }
 }
 
