@@ -358,6 +358,62 @@ pub async fn list(ctx: &Ctx<'_>, kind: Kind, query: &ListQuery) -> Result<ListPa
     })
 }
 
+/// Lists Users, then Groups, as one sequence: the root `/.search` (RFC 7644 §3.4.3).
+///
+/// A filter or `sortBy` naming an attribute one type lacks matches nothing of that type; it
+/// is an error only when it fits neither.
+pub async fn list_all(ctx: &Ctx<'_>, query: &ListQuery) -> Result<ListPage> {
+    let start_index = u64::try_from(query.start_index.max(1)).unwrap_or(1);
+    let count =
+        u64::try_from(query.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT)).unwrap_or(0);
+
+    let mut totals = Vec::new();
+    let mut first_error = None;
+    for kind in [Kind::User, Kind::Group] {
+        let probe = ListQuery {
+            count: Some(0),
+            ..query.clone()
+        };
+        match list(ctx, kind, &probe).await {
+            Ok(page) => totals.push((kind, page.total_results)),
+            Err(error @ (Error::InvalidFilter(_) | Error::InvalidPath(_))) => {
+                first_error.get_or_insert(error);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    if totals.is_empty()
+        && let Some(error) = first_error
+    {
+        return Err(error);
+    }
+
+    let mut resources = Vec::new();
+    let mut skip = start_index - 1;
+    for &(kind, total) in &totals {
+        let remaining = count.saturating_sub(resources.len() as u64);
+        if skip >= total {
+            skip -= total;
+            continue;
+        }
+        if remaining == 0 {
+            break;
+        }
+        let page_query = ListQuery {
+            start_index: i64::try_from(skip + 1).unwrap_or(i64::MAX),
+            count: Some(i64::try_from(remaining.min(total - skip)).unwrap_or(0)),
+            ..query.clone()
+        };
+        resources.extend(list(ctx, kind, &page_query).await?.resources);
+        skip = 0;
+    }
+    Ok(ListPage {
+        total_results: totals.iter().map(|(_, total)| total).sum(),
+        start_index,
+        resources,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes
 

@@ -12,5 +12,7 @@ mod health;
 mod helpers;
 mod request_log;
 mod scim_discovery;
+mod scim_groups;
+mod scim_users;
 mod shopify_app_toml;
 mod shutdown;

@@ -9,6 +9,8 @@ use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::scim::error::Error as ScimError;
+use crate::scim::resource;
 use crate::store;
 use crate::telemetry::error_chain;
 
@@ -37,6 +39,23 @@ pub enum ScimHttpError {
     /// 400 `invalidSyntax`: the body is not the JSON the endpoint expects.
     #[error("{0}")]
     InvalidSyntax(String),
+    /// 400 `invalidValue`: a query parameter has an unusable value.
+    #[error("{0}")]
+    InvalidValue(String),
+    /// 400 with the given `scimType`, reported by the SCIM domain.
+    #[error("{detail}")]
+    BadRequest {
+        /// RFC 7644 Table 9 keyword.
+        scim_type: &'static str,
+        /// What was wrong, never the offending value.
+        detail: String,
+    },
+    /// 409 `uniqueness`: a unique attribute is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` named another version.
+    #[error("The resource has changed since the version named in If-Match.")]
+    PreconditionFailed,
     /// 413: the body exceeds the cap.
     #[error("The request body exceeds {limit} bytes.")]
     PayloadTooLarge {
@@ -52,7 +71,34 @@ impl ScimHttpError {
     fn scim_type(&self) -> Option<&'static str> {
         match self {
             Self::InvalidSyntax(_) => Some("invalidSyntax"),
+            Self::InvalidValue(_) => Some("invalidValue"),
+            Self::BadRequest { scim_type, .. } => Some(scim_type),
+            Self::Conflict(_) => Some("uniqueness"),
             _ => None,
+        }
+    }
+}
+
+impl From<ScimError> for ScimHttpError {
+    fn from(error: ScimError) -> Self {
+        match error {
+            ScimError::NotFound => Self::NotFound("No resource with this id.".to_owned()),
+            ScimError::PreconditionFailed => Self::PreconditionFailed,
+            ScimError::Uniqueness(_) => Self::Conflict(error.to_string()),
+            ScimError::Store(inner) => Self::Store(inner),
+            other => Self::BadRequest {
+                scim_type: other.scim_type().unwrap_or("invalidValue"),
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<resource::Error> for ScimHttpError {
+    fn from(error: resource::Error) -> Self {
+        Self::BadRequest {
+            scim_type: error.scim_type(),
+            detail: error.to_string(),
         }
     }
 }
@@ -64,7 +110,11 @@ impl ResponseError for ScimHttpError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::InvalidSyntax(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidSyntax(_) | Self::InvalidValue(_) | Self::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod resources;
 
 use std::future::{Ready, ready};
 
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/scim/v2/{shop}")
             .configure(discovery::configure)
+            .configure(resources::configure)
             .default_service(web::to(unknown_endpoint)),
     );
 }

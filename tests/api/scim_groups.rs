@@ -1,0 +1,177 @@
+//! `/Groups`: Okta Group Push and Entra group operations, with set-based membership.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestTenant, spawn_app};
+
+const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    tenant: &TestTenant,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.scim(method, tenant, path);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, body)
+}
+
+async fn user(app: &TestApp, tenant: &TestTenant, name: &str) -> String {
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+    });
+    let (status, user) = send(app, Method::POST, tenant, "/Users", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    user["id"].as_str().unwrap().to_owned()
+}
+
+fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|members| {
+            members
+                .iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn okta_group_push_creates_renames_and_changes_membership() {
+    let app = spawn_app().await;
+    let okta = app.tenant("okta-groups").await;
+    let alice = user(&app, &okta, "alice@x.test").await;
+    let bob = user(&app, &okta, "bob@x.test").await;
+    let create = json!({ "schemas": [GROUP_URN], "displayName": "Buyers", "members": [] });
+
+    let (created_status, group) = send(&app, Method::POST, &okta, "/Groups", Some(create)).await;
+    let id = group["id"].as_str().unwrap().to_owned();
+    let path = format!("/Groups/{id}");
+    let rename = json!({ "schemas": [PATCH_URN], "Operations": [
+        { "op": "replace", "value": { "id": id, "displayName": "Wholesale buyers" } },
+    ]});
+    let (rename_status, _) = send(&app, Method::PATCH, &okta, &path, Some(rename)).await;
+    let add = json!({ "schemas": [PATCH_URN], "Operations": [
+        { "op": "add", "path": "members", "value": [
+            { "value": alice, "display": "alice@x.test" },
+            { "value": bob, "display": "bob@x.test" },
+        ]},
+    ]});
+    let (add_status, _) = send(&app, Method::PATCH, &okta, &path, Some(add)).await;
+    let (_, with_both) = send(&app, Method::GET, &okta, &path, None).await;
+    let remove = json!({ "schemas": [PATCH_URN], "Operations": [
+        { "op": "remove", "path": format!("members[value eq \"{alice}\"]") },
+    ]});
+    let (remove_status, _) = send(&app, Method::PATCH, &okta, &path, Some(remove)).await;
+    let (_, with_bob) = send(&app, Method::GET, &okta, &path, None).await;
+    let (delete_status, _) = send(&app, Method::DELETE, &okta, &path, None).await;
+    let (gone_status, _) = send(&app, Method::GET, &okta, &path, None).await;
+
+    assert_eq!(created_status, StatusCode::CREATED);
+    assert_eq!(group["displayName"], "Buyers");
+    assert_eq!(rename_status, StatusCode::NO_CONTENT);
+    assert_eq!(add_status, StatusCode::NO_CONTENT);
+    assert_eq!(with_both["displayName"], "Wholesale buyers");
+    let mut both = vec![alice.clone(), bob.clone()];
+    both.sort();
+    assert_eq!(member_ids(&with_both), both);
+    assert_eq!(remove_status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&with_bob), vec![bob]);
+    assert_eq!(delete_status, StatusCode::NO_CONTENT);
+    assert_eq!(gone_status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn entra_group_operations_work_in_both_remove_forms_and_without_member_lists() {
+    let app = spawn_app().await;
+    let entra = app.tenant("entra-groups").await;
+    let carol = user(&app, &entra, "carol@x.test").await;
+    let dave = user(&app, &entra, "dave@x.test").await;
+    let create = json!({
+        "schemas": [GROUP_URN, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+        "displayName": "Group1DisplayName",
+        "meta": { "resourceType": "Group" },
+    });
+    let (_, group) = send(&app, Method::POST, &entra, "/Groups", Some(create)).await;
+    let id = group["id"].as_str().unwrap().to_owned();
+    let path = format!("/Groups/{id}");
+
+    let add = json!({ "schemas": [PATCH_URN], "Operations": [
+        { "name": "addMember", "op": "Add", "path": "members",
+          "value": [{ "$ref": null, "value": carol }, { "$ref": null, "value": dave }] },
+    ]});
+    let (add_status, _) = send(&app, Method::PATCH, &entra, &path, Some(add)).await;
+    let legacy_remove = json!({ "schemas": [PATCH_URN], "Operations": [
+        { "op": "Remove", "path": "members", "value": [{ "value": carol }] },
+    ]});
+    let (remove_status, _) = send(&app, Method::PATCH, &entra, &path, Some(legacy_remove)).await;
+    let (_, without_members) = send(
+        &app,
+        Method::GET,
+        &entra,
+        &format!("{path}?excludedAttributes=members"),
+        None,
+    )
+    .await;
+    let find =
+        "/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Group1DisplayName%22";
+    let (_, found) = send(&app, Method::GET, &entra, find, None).await;
+    let (_, full) = send(&app, Method::GET, &entra, &path, None).await;
+    let duplicate = json!({ "schemas": [GROUP_URN], "displayName": "group1displayname" });
+    let (duplicate_status, conflict) =
+        send(&app, Method::POST, &entra, "/Groups", Some(duplicate)).await;
+
+    assert_eq!(add_status, StatusCode::NO_CONTENT);
+    assert_eq!(remove_status, StatusCode::NO_CONTENT);
+    assert!(without_members.get("members").is_none());
+    assert_eq!(found["totalResults"], 1);
+    assert!(found["Resources"][0].get("members").is_none());
+    assert_eq!(
+        member_ids(&full),
+        vec![dave],
+        "the legacy remove drops only the listed member"
+    );
+    assert_eq!(duplicate_status, StatusCode::CONFLICT);
+    assert_eq!(conflict["scimType"], "uniqueness");
+}
+
+#[tokio::test]
+async fn members_must_be_users_of_the_same_shop() {
+    let app = spawn_app().await;
+    let shop_a = app.tenant("members-a").await;
+    let shop_b = app.tenant("members-b").await;
+    let foreign = user(&app, &shop_b, "eve@x.test").await;
+    let create = json!({
+        "schemas": [GROUP_URN],
+        "displayName": "Mixed",
+        "members": [{ "value": foreign }],
+    });
+
+    let (status, body) = send(&app, Method::POST, &shop_a, "/Groups", Some(create)).await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["scimType"], "invalidValue");
+    assert!(
+        !body["detail"].as_str().unwrap().contains(&foreign),
+        "details name no values"
+    );
+}
