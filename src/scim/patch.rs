@@ -341,7 +341,48 @@ impl Engine<'_> {
                 Some(value) => self.path_less(kind, value),
                 None => Err(Error::InvalidSyntax("the operation needs a `value`".into())),
             },
-            (Some(path), kind) => self.targeted(kind, path, op.value.as_ref()),
+            (Some(path), kind) => match self.whole_extension(path) {
+                Some(urn) => self.extension_op(kind, urn, op.value.as_ref()),
+                None => self.targeted(kind, path, op.value.as_ref()),
+            },
+        }
+    }
+
+    /// The extension a path names as a whole (`urn:...:enterprise:2.0:User`), if it does.
+    fn whole_extension(&self, path: &PatchPath) -> Option<&'static str> {
+        if path.filter.is_some() || path.sub.is_some() {
+            return None;
+        }
+        let urn = format!("{}:{}", path.attr.urn.as_deref()?, path.attr.name);
+        let schema = self.rt.schema_by_urn(&urn)?;
+        (schema.id != self.rt.schema.id).then_some(schema.id)
+    }
+
+    /// An operation whose path is an extension URN: its value is the extension's attributes.
+    fn extension_op(
+        &mut self,
+        kind: OpKind,
+        urn: &'static str,
+        value: Option<&Value>,
+    ) -> Result<(), Error> {
+        match (kind, value) {
+            (OpKind::Remove, None) | (OpKind::Replace, Some(Value::Null)) => {
+                if let Some(root) = self.doc.as_object_mut() {
+                    root.remove(urn);
+                }
+                Ok(())
+            }
+            (OpKind::Remove, Some(_)) => Err(Error::InvalidSyntax(
+                "removing an extension takes no `value`".into(),
+            )),
+            (_, Some(value @ Value::Object(_))) => {
+                let mut wrapped = Map::new();
+                wrapped.insert(urn.to_owned(), value.clone());
+                self.path_less(kind, &Value::Object(wrapped))
+            }
+            (_, _) => Err(Error::InvalidValue(format!(
+                "`{urn}` needs an object value"
+            ))),
         }
     }
 
@@ -1002,6 +1043,21 @@ fn merge_complex(
         _ => Map::new(),
     };
 
+    // A single-valued reference (`manager`) that points elsewhere starts afresh, before any
+    // field of the new value is written: the old `$ref` or display name describe the old one.
+    if !attr.multi_valued
+        && let Some(value_def) = attr.sub("value")
+        && let Some((_, given_value)) = given
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("value"))
+        && !given_value.is_null()
+    {
+        let new = coerce_for(value_def, given_value)?;
+        if object.get("value").is_some_and(|old| *old != new) {
+            object.clear();
+        }
+    }
+
     for (key, field) in given {
         let Some(sub) = attr.sub(key) else { continue };
         if sub.mutability == Mutability::ReadOnly {
@@ -1014,12 +1070,6 @@ fn merge_complex(
             continue;
         }
         let new = coerce_for(sub, field)?;
-        let referent_changes = !attr.multi_valued
-            && sub.name == "value"
-            && object.get("value").is_some_and(|old| *old != new);
-        if referent_changes {
-            object.clear();
-        }
         if !attr.multi_valued {
             check_immutable(sub, object.get(sub.name).unwrap_or(&Value::Null), &new)?;
         }
@@ -1990,5 +2040,58 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_path_naming_the_whole_extension_adds_replaces_and_removes_it() {
+        let added = patched_user(json!([
+            {"op": "add", "path": ENTERPRISE_URN, "value": {"department": "Sales"}},
+        ]));
+        let mut replaced = added.clone();
+        patch(
+            &mut replaced,
+            &USER,
+            json!([{"op": "replace", "path": ENTERPRISE_URN, "value": {"employeeNumber": "7"}}]),
+        )
+        .unwrap();
+        let mut removed = replaced.clone();
+        patch(
+            &mut removed,
+            &USER,
+            json!([{"op": "remove", "path": ENTERPRISE_URN}]),
+        )
+        .unwrap();
+
+        assert_eq!(added[ENTERPRISE_URN], json!({"department": "Sales"}));
+        assert_eq!(
+            replaced[ENTERPRISE_URN],
+            json!({"department": "Sales", "employeeNumber": "7"})
+        );
+        assert!(removed.get(ENTERPRISE_URN).is_none());
+    }
+
+    #[test]
+    fn a_new_manager_keeps_the_ref_sent_with_it() {
+        let first = patched_user(json!([
+            {"op": "add", "path": format!("{ENTERPRISE_URN}:manager"),
+             "value": {"value": "m1", "$ref": "https://x/Users/m1"}},
+        ]));
+        let mut second = first.clone();
+        patch(
+            &mut second,
+            &USER,
+            json!([{"op": "replace", "path": format!("{ENTERPRISE_URN}:manager"),
+                    "value": {"$ref": "https://x/Users/m2", "value": "m2"}}]),
+        )
+        .unwrap();
+
+        assert_eq!(
+            first[ENTERPRISE_URN]["manager"],
+            json!({"value": "m1", "$ref": "https://x/Users/m1"})
+        );
+        assert_eq!(
+            second[ENTERPRISE_URN]["manager"],
+            json!({"value": "m2", "$ref": "https://x/Users/m2"})
+        );
     }
 }

@@ -149,7 +149,9 @@ fn user_leaf(term: &Filter) -> Leaf<users::Key> {
         ("id", None, Value::String(id)) => Some((users::Key::Id(id.clone()), true)),
         ("userName", None, Value::String(name)) => Some((users::Key::UserName(name.clone()), true)),
         ("externalId", None, Value::String(id)) => Some((users::Key::ExternalId(id.clone()), true)),
-        ("active", None, Value::Bool(active)) => Some((users::Key::Active(*active), true)),
+        // `active eq true` is only a narrowing: a user whose `active` was unassigned has
+        // `true` in the column but no value for the filter to match.
+        ("active", None, Value::Bool(active)) => Some((users::Key::Active(*active), !*active)),
         ("emails", None | Some("value"), Value::String(email)) => {
             Some((users::Key::PrimaryEmail(email.clone()), false))
         }

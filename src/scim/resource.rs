@@ -1034,10 +1034,11 @@ mod tests {
                 "members": [
                     { "value": "u1" },
                     { "value": "u2", "type": "User" },
-                    { "value": "u3", "display": "Three", "$ref": "https://x/Users/u3" },
+                    { "value": "u3", "$ref": "https://x/Users/u3" },
                     { "value": "u4" }
                 ]
-            })
+            }),
+            "a member's display is read-only: it is rendered from the user"
         );
     }
 
@@ -1055,7 +1056,7 @@ mod tests {
 
     #[test]
     fn a_member_without_value_is_rejected() {
-        let body = json!({ "displayName": "G", "members": [{ "display": "Nobody" }] });
+        let body = json!({ "displayName": "G", "members": [{ "type": "User" }] });
 
         let error = normalize(&body, &GROUP_RESOURCE).unwrap_err();
 

@@ -444,7 +444,8 @@ const MEMBER_SUBS: &[AttrDef] = &[
         canonical_values: &["User", "Group"],
         ..string("type", "The type of the member resource.")
     },
-    string("display", "A human-readable name of the member."),
+    // Rendered from the member's own displayName; what a client sends here is not kept.
+    read_only(string("display", "A human-readable name of the member.")),
 ];
 
 /// The core Group schema (RFC 7643 §4.2).

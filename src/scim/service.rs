@@ -9,7 +9,8 @@
 //!
 //! Representation: `id` is a random UUID; `meta.version` and the `ETag` are `W/"<n>"` with
 //! `n` the row's version, starting at 1; timestamps are RFC 3339 UTC with milliseconds.
-//! A user without `active` is stored as `active: true`. Group members are users of the same
+//! A created or replaced user without `active` is stored as `active: true`; a PATCH may
+//! unassign it, and such a user counts as active. Group members are users of the same
 //! shop, returned as `{value, display?, type: "User", $ref}` in user key order.
 //!
 //! Lists are ordered by internal key unless `sortBy` is given (Okta needs a stable order
@@ -165,6 +166,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: Kind, body: &Value) -> Result<Stored> {
     let txn = ctx.db.begin_write().await?;
     let stored = match kind {
         Kind::User => {
+            default_active(&mut canonical);
             let fields = user_fields(&mut canonical)?;
             let row = users::insert(&txn, ctx.shop_id(), &id, &fields, now).await?;
             outbox::enqueue(&txn, ctx.shop_id(), SubjectKind::User, &id).await?;
@@ -234,6 +236,7 @@ pub async fn replace(
     let stored = match kind {
         Kind::User => {
             let row = lock_user(ctx, &txn, id, if_match).await?;
+            default_active(&mut canonical);
             write_user(ctx, &txn, row, canonical).await?
         }
         Kind::Group => {
@@ -652,12 +655,20 @@ fn take_members(canonical: &mut Value) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// Derives a user's indexed columns, first storing `active: true` when it is absent.
+/// Writes `active: true` into a created or replaced user that does not say otherwise.
+///
+/// A PATCH that removes `active` leaves it unassigned; the user then counts as active.
+fn default_active(doc: &mut Value) {
+    if let Some(object) = doc.as_object_mut() {
+        object.entry("active").or_insert(Value::Bool(true));
+    }
+}
+
+/// Derives a user's indexed columns; a user without `active` counts as active.
 fn user_fields(doc: &mut Value) -> Result<users::UserFields> {
     let object = doc
         .as_object_mut()
         .ok_or_else(|| Error::InvalidSyntax("the resource must be a JSON object".to_owned()))?;
-    object.entry("active").or_insert(Value::Bool(true));
 
     let text = |name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
     let user_name =

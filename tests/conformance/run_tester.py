@@ -25,6 +25,8 @@ def main() -> int:
     failed = [result for result in results if result.status not in PASSING]
     for result in results:
         reason = (result.reason or "").splitlines()[0] if result.reason else ""
+        if os.environ.get("SCIM_TESTER_VERBOSE") and result.status not in PASSING:
+            reason = f"{result.reason} {getattr(result, 'data', '')}"
         print(result.status.name, result.title, result.resource_type or "", reason)
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
