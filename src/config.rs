@@ -132,6 +132,17 @@ pub const SETTINGS: &[SettingDoc] = &[
                       connection.",
     },
     SettingDoc {
+        key: "scim.rate_limit_per_second",
+        default: Some("100"),
+        description: "Requests per second one SCIM token may make on average (Entra sends \
+                      up to 25); above it requests get 429 with `Retry-After`.",
+    },
+    SettingDoc {
+        key: "scim.rate_limit_burst",
+        default: Some("200"),
+        description: "Requests one SCIM token may make at once before the average applies.",
+    },
+    SettingDoc {
         key: "shopify.api_key",
         default: None,
         description: "The app's client id from the Partner Dashboard. Required by `serve`.",
@@ -178,6 +189,9 @@ pub struct Settings {
     /// Database connection.
     #[serde(default)]
     pub database: DatabaseSettings,
+    /// The SCIM endpoint.
+    #[serde(default)]
+    pub scim: ScimSettings,
     /// Shopify app credentials.
     #[serde(default)]
     pub shopify: ShopifySettings,
@@ -270,6 +284,25 @@ impl DatabaseSettings {
     }
 }
 
+/// SCIM endpoint settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScimSettings {
+    /// Average requests per second per token.
+    pub rate_limit_per_second: u32,
+    /// Burst size per token.
+    pub rate_limit_burst: u32,
+}
+
+impl Default for ScimSettings {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+        }
+    }
+}
+
 /// Shopify app credentials.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -333,6 +366,7 @@ impl Settings {
         Self {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
+            scim: ScimSettings::default(),
             shopify: ShopifySettings::default(),
             security: SecuritySettings::default(),
             log: LogSettings::default(),

@@ -43,7 +43,7 @@ impl Application {
             .local_addr()
             .context("reading the bound address")?
             .port();
-        let http = HttpService::start(listener, &settings.server, db.clone())
+        let http = HttpService::start(listener, &settings.server, &settings.scim, db.clone())
             .context("starting the HTTP server")?;
 
         let (stop_tx, _) = watch::channel(false);

@@ -8,9 +8,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::config::ServerSettings;
+use crate::config::{ScimSettings, ServerSettings};
 use crate::store::Database;
 use crate::web::request_log::{AccessLog, BodyLimit, assign_request_id, reject_oversized_bodies};
+use crate::web::scim::rate_limit::RateLimiter;
 use crate::web::{ReadinessBudget, body_configs, configure, not_found, scim};
 
 /// The HTTP server, listening but not yet driven.
@@ -23,12 +24,17 @@ impl HttpService {
     pub fn start(
         listener: TcpListener,
         settings: &ServerSettings,
+        scim_settings: &ScimSettings,
         db: Database,
     ) -> std::io::Result<Self> {
         let limit = settings.max_body_bytes;
         let db = web::Data::new(db);
         let budget = web::Data::new(ReadinessBudget(settings.readiness_timeout()));
         let body_limit = web::Data::new(BodyLimit(limit));
+        let rate_limiter = web::Data::new(RateLimiter::new(
+            scim_settings.rate_limit_per_second,
+            scim_settings.rate_limit_burst,
+        ));
         let scim_settings = web::Data::new(scim::Settings {
             public_url: settings.public_url.clone(),
             max_page_size: scim::MAX_PAGE_SIZE,
@@ -43,6 +49,7 @@ impl HttpService {
                 .app_data(budget.clone())
                 .app_data(body_limit.clone())
                 .app_data(scim_settings.clone())
+                .app_data(rate_limiter.clone())
                 .app_data(payload_config)
                 .app_data(json_config)
                 .configure(configure)

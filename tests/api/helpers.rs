@@ -128,6 +128,8 @@ pub struct TestOptions {
     pub max_body_bytes: usize,
     /// Readiness probe budget.
     pub readiness_timeout: Duration,
+    /// SCIM requests per second and burst per token.
+    pub scim_rate_limit: (u32, u32),
 }
 
 impl Default for TestOptions {
@@ -136,6 +138,7 @@ impl Default for TestOptions {
             migrate: true,
             max_body_bytes: 64 * 1024,
             readiness_timeout: Duration::from_millis(800),
+            scim_rate_limit: (1000, 1000),
         }
     }
 }
@@ -225,6 +228,10 @@ pub fn test_settings(options: &TestOptions, database: &DatabaseSettings) -> Sett
     settings.server.shutdown_timeout_secs = 10;
     settings.server.workers = Some(2);
     settings.database = database.clone();
+    (
+        settings.scim.rate_limit_per_second,
+        settings.scim.rate_limit_burst,
+    ) = options.scim_rate_limit;
     settings.shopify.api_key = Some("test-client-id".to_owned());
     settings.shopify.api_secret = Some(SecretString::from("test-client-secret"));
     settings.security.token_encryption_key = Some(SecretString::from(

@@ -249,3 +249,43 @@ async fn an_oversized_scim_body_gets_a_scim_413() {
 
     assert_scim_error(response, StatusCode::PAYLOAD_TOO_LARGE).await;
 }
+
+#[tokio::test]
+async fn a_token_over_its_rate_limit_gets_429_with_retry_after_and_others_are_unaffected() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        scim_rate_limit: (1, 2),
+        ..crate::helpers::TestOptions::default()
+    })
+    .await;
+    let busy = app.tenant("busy-shop").await;
+    let other = app.tenant("busy-shop").await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = app
+            .scim(Method::GET, &busy, "/Schemas")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(response.headers()["retry-after"], "1");
+            assert_scim_error(response, StatusCode::TOO_MANY_REQUESTS).await;
+        }
+    }
+    let second_token = app
+        .scim(Method::GET, &other, "/Schemas")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(second_token.status(), StatusCode::OK);
+}

@@ -1,5 +1,6 @@
 //! The tenant extractor: turns the shop in the URL and the bearer token into a
-//! [`TenantScope`], or a 401 that looks the same whatever went wrong.
+//! [`TenantScope`], or a 401 that looks the same whatever went wrong, then applies the
+//! per-token rate limit.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use crate::store::Database;
 use crate::store::tokens::{self, TenantScope};
 use crate::types::ShopHandle;
 use crate::web::scim::error::ScimHttpError;
+use crate::web::scim::rate_limit::RateLimiter;
 
 /// An authenticated SCIM request's tenant.
 #[derive(Debug, Clone)]
@@ -28,6 +30,7 @@ impl FromRequest for Tenant {
         let handle = req.match_info().get("shop").map(ShopHandle::parse);
         let token = bearer_token(req);
         let db = req.app_data::<web::Data<Database>>().cloned();
+        let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
         let span = req.extensions().get::<RootSpan>().cloned();
 
         Box::pin(async move {
@@ -39,6 +42,11 @@ impl FromRequest for Tenant {
             let scope = tokens::authenticate(&db, &handle.domain(), &presented)
                 .await?
                 .ok_or(ScimHttpError::Unauthorized)?;
+            if let Some(limiter) = limiter {
+                limiter
+                    .check(scope.token_id().as_str())
+                    .map_err(|wait| ScimHttpError::TooManyRequests { wait })?;
+            }
 
             if let Some(span) = span {
                 span.record("shop.domain", tracing::field::display(scope.domain()));

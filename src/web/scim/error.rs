@@ -5,7 +5,7 @@
 //! cause goes to the log once, here.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
@@ -56,6 +56,12 @@ pub enum ScimHttpError {
     /// 412: `If-Match` named another version.
     #[error("The resource has changed since the version named in If-Match.")]
     PreconditionFailed,
+    /// 429: the token's request rate is over the limit; `Retry-After` says when to retry.
+    #[error("Too many requests with this token; retry after the time in Retry-After.")]
+    TooManyRequests {
+        /// Time until the next request is allowed.
+        wait: std::time::Duration,
+    },
     /// 413: the body exceeds the cap.
     #[error("The request body exceeds {limit} bytes.")]
     PayloadTooLarge {
@@ -116,6 +122,7 @@ impl ResponseError for ScimHttpError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +140,10 @@ impl ResponseError for ScimHttpError {
         response.insert_header((CONTENT_TYPE, SCIM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((WWW_AUTHENTICATE, "Bearer realm=\"SCIM\""));
+        }
+        if let Self::TooManyRequests { wait } = self {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((RETRY_AFTER, seconds.max(1).to_string()));
         }
         let mut body = json!({
             "schemas": [ERROR_URN],

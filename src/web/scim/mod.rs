@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod discovery;
 pub mod error;
+pub mod rate_limit;
 pub mod resources;
 
 use std::future::{Ready, ready};
