@@ -5,6 +5,7 @@
 //! and Groups of one tenant and is what the web layer calls.
 
 pub mod attr;
+pub mod bulk;
 pub mod error;
 pub mod filter;
 #[cfg(test)]

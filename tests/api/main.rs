@@ -11,6 +11,7 @@ mod cli;
 mod health;
 mod helpers;
 mod request_log;
+mod scim_bulk;
 mod scim_discovery;
 mod scim_groups;
 mod scim_users;

@@ -145,7 +145,8 @@ async fn the_service_provider_config_announces_what_the_endpoint_supports() {
     assert_eq!(response.headers()["content-type"], "application/scim+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["patch"]["supported"], true);
-    assert_eq!(body["bulk"]["supported"], false);
+    assert_eq!(body["bulk"]["supported"], true);
+    assert_eq!(body["bulk"]["maxOperations"], 1000);
     assert_eq!(body["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert!(
         body["meta"]["location"]

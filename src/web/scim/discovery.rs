@@ -49,7 +49,7 @@ async fn service_provider_config(
 ) -> Result<HttpResponse, ScimHttpError> {
     refuse_filter(&req)?;
     let capabilities = Capabilities {
-        bulk_supported: false,
+        bulk_supported: true,
         bulk_max_operations: settings.bulk_max_operations,
         bulk_max_payload_bytes: settings.bulk_max_payload_bytes,
         filter_max_results: settings.max_page_size,

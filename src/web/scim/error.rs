@@ -9,6 +9,7 @@ use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::scim::bulk::BulkError;
 use crate::scim::error::Error as ScimError;
 use crate::scim::resource;
 use crate::store;
@@ -62,6 +63,12 @@ pub enum ScimHttpError {
         /// Time until the next request is allowed.
         wait: std::time::Duration,
     },
+    /// 413: a Bulk request carries more operations than announced.
+    #[error("A bulk request may carry at most {max} operations.")]
+    TooManyOperations {
+        /// The limit.
+        max: usize,
+    },
     /// 413: the body exceeds the cap.
     #[error("The request body exceeds {limit} bytes.")]
     PayloadTooLarge {
@@ -100,6 +107,16 @@ impl From<ScimError> for ScimHttpError {
     }
 }
 
+impl From<BulkError> for ScimHttpError {
+    fn from(error: BulkError) -> Self {
+        match error {
+            BulkError::InvalidSyntax(detail) => Self::InvalidSyntax(detail),
+            BulkError::TooManyOperations { max } => Self::TooManyOperations { max },
+            BulkError::Service(inner) => inner.into(),
+        }
+    }
+}
+
 impl From<resource::Error> for ScimHttpError {
     fn from(error: resource::Error) -> Self {
         Self::BadRequest {
@@ -121,7 +138,9 @@ impl ResponseError for ScimHttpError {
             }
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::TooManyOperations { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

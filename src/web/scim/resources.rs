@@ -1,5 +1,5 @@
 //! `/Users` and `/Groups`: create, read, replace, patch, delete, list and `/.search`
-//! (RFC 7644 §3.3–3.6), plus the root `/.search` across both.
+//! (RFC 7644 §3.3–3.6), plus the root `/.search` across both and `/Bulk`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MATCH, IF_NONE_MATCH, LOCATION};
@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::scim::attr::AttrPath;
-use crate::scim::resource;
 use crate::scim::service::{self, Ctx, Kind, ListPage, ListQuery, Stored};
+use crate::scim::{bulk, resource};
 use crate::store::Database;
 use crate::web::scim::auth::Tenant;
 use crate::web::scim::error::{SCIM_JSON, ScimHttpError};
-use crate::web::scim::{ScimBase, method_not_allowed};
+use crate::web::scim::{ScimBase, Settings, method_not_allowed};
 
 const LIST_RESPONSE_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -23,6 +23,11 @@ const DEFAULT_PAGE_SIZE: i64 = 100;
 /// Mounts the resource endpoints inside the tenant scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/Bulk")
+            .route(web::post().to(bulk))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/.search")
             .route(web::post().to(search_all))
             .default_service(web::to(method_not_allowed)),
@@ -432,6 +437,25 @@ async fn search_all(
     let page = service::list_all(&ctx, &query).await?;
 
     Ok(list_response(&[Kind::User, Kind::Group], &page, &selection))
+}
+
+/// `POST /Bulk` (RFC 7644 §3.7).
+async fn bulk(
+    tenant: Tenant,
+    base: ScimBase,
+    db: web::Data<Database>,
+    settings: web::Data<Settings>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ScimHttpError> {
+    let body = json_body(&body)?;
+    let ctx = Call::new(&db, &tenant, &base, Kind::User).ctx;
+    let max = usize::try_from(settings.bulk_max_operations).unwrap_or(usize::MAX);
+
+    let response = bulk::run(&ctx, &body, max).await?;
+
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, SCIM_JSON))
+        .body(response.to_string()))
 }
 
 fn search_params(body: &web::Bytes) -> Result<Params, ScimHttpError> {
