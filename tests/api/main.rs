@@ -13,6 +13,7 @@ mod helpers;
 mod request_log;
 mod scim_bulk;
 mod scim_discovery;
+mod scim_fuzz;
 mod scim_groups;
 mod scim_users;
 mod shopify_app_toml;
