@@ -338,7 +338,8 @@ impl AttrPath {
 /// Brings one client-supplied value into canonical form for `def`.
 ///
 /// Object keys are spelled as in the schema (unknown sub-attributes dropped), booleans sent
-/// as `"True"`/`"false"` strings are coerced, and every type is checked. `null` stays `null` (meaning "unassign").
+/// as `"True"`/`"false"` strings are coerced, and every type is checked. `null` stays
+/// `null` (meaning "unassign").
 /// For a multi-valued attribute, `value` is one element, not the array.
 pub fn coerce_value(def: &AttrDef, value: &Value) -> Result<Value, AttrError> {
     let invalid = |reason: &str| AttrError::InvalidValue {

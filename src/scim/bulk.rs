@@ -309,7 +309,10 @@ mod tests {
     fn requests_over_the_operation_limit_are_refused_whole() {
         let body = json!({
             "schemas": [BULK_REQUEST_URN],
-            "Operations": [{"method": "DELETE", "path": "/Users/a"}, {"method": "DELETE", "path": "/Users/b"}],
+            "Operations": [
+                {"method": "DELETE", "path": "/Users/a"},
+                {"method": "DELETE", "path": "/Users/b"},
+            ],
         });
 
         let error = parse(&body, 1).err().unwrap();

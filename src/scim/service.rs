@@ -1094,7 +1094,11 @@ mod tests {
             "schemas": [USER_URN],
             "userName": user_name,
             "name": { "givenName": "Ada", "familyName": family_name },
-            "emails": [{ "value": format!("{user_name}@example.com"), "type": "work", "primary": true }],
+            "emails": [{
+                "value": format!("{user_name}@example.com"),
+                "type": "work",
+                "primary": true,
+            }],
         })
     }
 

@@ -106,7 +106,10 @@ async fn entra_group_operations_work_in_both_remove_forms_and_without_member_lis
     let carol = user(&app, &entra, "carol@x.test").await;
     let dave = user(&app, &entra, "dave@x.test").await;
     let create = json!({
-        "schemas": [GROUP_URN, "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],
+        "schemas": [
+            GROUP_URN,
+            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
+        ],
         "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
         "displayName": "Group1DisplayName",
         "meta": { "resourceType": "Group" },
