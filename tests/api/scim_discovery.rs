@@ -7,7 +7,7 @@ use crate::helpers::{TestTenant, spawn_app};
 
 const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// Every route of the scope that exists today, with the method it serves.
+/// Every route of the scope, with the methods it serves.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ServiceProviderConfig"),
     ("GET", "/ResourceTypes"),
@@ -15,6 +15,22 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/Schemas"),
     ("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"),
     ("GET", "/NoSuchEndpoint"),
+    ("GET", "/Users"),
+    ("POST", "/Users"),
+    ("POST", "/Users/.search"),
+    ("GET", "/Users/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("PUT", "/Users/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("PATCH", "/Users/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("DELETE", "/Users/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("GET", "/Groups"),
+    ("POST", "/Groups"),
+    ("POST", "/Groups/.search"),
+    ("GET", "/Groups/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("PUT", "/Groups/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("PATCH", "/Groups/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("DELETE", "/Groups/3f1c8b5e-0000-4000-8000-000000000000"),
+    ("POST", "/.search"),
+    ("POST", "/Bulk"),
 ];
 
 async fn assert_scim_error(response: reqwest::Response, status: StatusCode) -> Value {
