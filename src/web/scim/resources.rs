@@ -3,7 +3,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MATCH, IF_NONE_MATCH, LOCATION};
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::scim::attr::AttrPath;
@@ -58,22 +62,50 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
 }
 
-/// The inputs every resource handler shares.
-struct Call<'a> {
-    ctx: Ctx<'a>,
+/// The inputs every resource handler shares: the authenticated tenant, its SCIM base URL,
+/// the pool, and the resource type the route serves (routes without one, the root
+/// `/.search` and `/Bulk`, do not read `kind`).
+struct Target {
+    tenant: Tenant,
+    base: ScimBase,
+    db: web::Data<Database>,
     kind: Kind,
 }
 
-impl<'a> Call<'a> {
-    fn new(db: &'a Database, tenant: &'a Tenant, base: &'a ScimBase, kind: Kind) -> Self {
-        Self {
-            ctx: Ctx {
-                db,
-                scope: &tenant.0,
-                base_url: &base.0,
-            },
-            kind,
+impl Target {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            db: &self.db,
+            scope: &self.tenant.0,
+            base_url: &self.base.0,
         }
+    }
+}
+
+impl FromRequest for Target {
+    type Error = ScimHttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let tenant = Tenant::from_request(req, payload);
+        let base = ScimBase::from_request(req, payload);
+        let db = req.app_data::<web::Data<Database>>().cloned();
+        let kind = req
+            .app_data::<web::Data<Kind>>()
+            .map_or(Kind::User, |kind| *kind.get_ref());
+
+        Box::pin(async move {
+            let tenant = tenant.await?;
+            let base = base.await?;
+            // The tenant extractor already needed the pool; it cannot be missing here.
+            let db = db.ok_or(ScimHttpError::Unauthorized)?;
+            Ok(Self {
+                tenant,
+                base,
+                db,
+                kind,
+            })
+        })
     }
 }
 
@@ -276,65 +308,56 @@ fn kind_of(resource: &Value) -> Option<Kind> {
 /// `POST /Users`, `POST /Groups`.
 async fn create(
     req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
+    target: Target,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimHttpError> {
     let selection = Selection::from_params(&Params::from_query(&req)?)?;
     let body = json_body(&body)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
-    let stored = service::create(&call.ctx, call.kind, &body).await?;
+    let stored = service::create(&ctx, target.kind, &body).await?;
 
-    let projected = selection.project(call.kind, &stored.resource);
+    let projected = selection.project(target.kind, &stored.resource);
     Ok(resource_response(StatusCode::CREATED, &stored, &projected))
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}`.
 async fn get(
     req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
+    target: Target,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimHttpError> {
     let (_, id) = path.into_inner();
     let selection = Selection::from_params(&Params::from_query(&req)?)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
-    let stored = service::get(&call.ctx, call.kind, &id, selection.wants_members()).await?;
+    let stored = service::get(&ctx, target.kind, &id, selection.wants_members()).await?;
 
     if none_match_hits(req.headers(), &stored.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((ETAG, stored.version.clone()))
             .finish());
     }
-    let projected = selection.project(call.kind, &stored.resource);
+    let projected = selection.project(target.kind, &stored.resource);
     Ok(resource_response(StatusCode::OK, &stored, &projected))
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
 async fn replace(
     req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
+    target: Target,
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimHttpError> {
     let (_, id) = path.into_inner();
     let selection = Selection::from_params(&Params::from_query(&req)?)?;
     let body = json_body(&body)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
     let expected = if_match(req.headers());
-    let stored = service::replace(&call.ctx, call.kind, &id, &body, expected.as_deref()).await?;
+    let stored = service::replace(&ctx, target.kind, &id, &body, expected.as_deref()).await?;
 
-    let projected = selection.project(call.kind, &stored.resource);
+    let projected = selection.project(target.kind, &stored.resource);
     Ok(resource_response(StatusCode::OK, &stored, &projected))
 }
 
@@ -344,95 +367,72 @@ async fn replace(
 /// large member list is never sent back, unless `attributes` asks for a body.
 async fn patch(
     req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
+    target: Target,
     path: web::Path<(String, String)>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimHttpError> {
     let (_, id) = path.into_inner();
     let selection = Selection::from_params(&Params::from_query(&req)?)?;
     let body = json_body(&body)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
     let expected = if_match(req.headers());
-    let stored = service::patch(&call.ctx, call.kind, &id, &body, expected.as_deref()).await?;
+    let stored = service::patch(&ctx, target.kind, &id, &body, expected.as_deref()).await?;
 
-    if call.kind == Kind::Group && selection.attributes.is_empty() {
+    if target.kind == Kind::Group && selection.attributes.is_empty() {
         return Ok(HttpResponse::NoContent()
             .insert_header((ETAG, stored.version.clone()))
             .finish());
     }
-    let projected = selection.project(call.kind, &stored.resource);
+    let projected = selection.project(target.kind, &stored.resource);
     Ok(resource_response(StatusCode::OK, &stored, &projected))
 }
 
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
 async fn delete(
     req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
+    target: Target,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimHttpError> {
     let (_, id) = path.into_inner();
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
     let expected = if_match(req.headers());
-    service::delete(&call.ctx, call.kind, &id, expected.as_deref()).await?;
+    service::delete(&ctx, target.kind, &id, expected.as_deref()).await?;
 
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /Users`, `GET /Groups`.
-async fn list(
-    req: HttpRequest,
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
-) -> Result<HttpResponse, ScimHttpError> {
+async fn list(req: HttpRequest, target: Target) -> Result<HttpResponse, ScimHttpError> {
     let params = Params::from_query(&req)?;
     let selection = Selection::from_params(&params)?;
     let query = params.list_query(&selection)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
-    let page = service::list(&call.ctx, call.kind, &query).await?;
+    let page = service::list(&ctx, target.kind, &query).await?;
 
-    Ok(list_response(&[call.kind], &page, &selection))
+    Ok(list_response(&[target.kind], &page, &selection))
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search`.
-async fn search(
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    kind: web::Data<Kind>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ScimHttpError> {
+async fn search(target: Target, body: web::Bytes) -> Result<HttpResponse, ScimHttpError> {
     let params = search_params(&body)?;
     let selection = Selection::from_params(&params)?;
     let query = params.list_query(&selection)?;
-    let call = Call::new(&db, &tenant, &base, **kind);
+    let ctx = target.ctx();
 
-    let page = service::list(&call.ctx, call.kind, &query).await?;
+    let page = service::list(&ctx, target.kind, &query).await?;
 
-    Ok(list_response(&[call.kind], &page, &selection))
+    Ok(list_response(&[target.kind], &page, &selection))
 }
 
 /// `POST /.search`: Users, then Groups, paged as one sequence.
-async fn search_all(
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
-    body: web::Bytes,
-) -> Result<HttpResponse, ScimHttpError> {
+async fn search_all(target: Target, body: web::Bytes) -> Result<HttpResponse, ScimHttpError> {
     let params = search_params(&body)?;
     let selection = Selection::from_params(&params)?;
     let query = params.list_query(&selection)?;
-    let ctx = Call::new(&db, &tenant, &base, Kind::User).ctx;
+    let ctx = target.ctx();
 
     let page = service::list_all(&ctx, &query).await?;
 
@@ -441,14 +441,12 @@ async fn search_all(
 
 /// `POST /Bulk` (RFC 7644 §3.7).
 async fn bulk(
-    tenant: Tenant,
-    base: ScimBase,
-    db: web::Data<Database>,
+    target: Target,
     settings: web::Data<Settings>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimHttpError> {
     let body = json_body(&body)?;
-    let ctx = Call::new(&db, &tenant, &base, Kind::User).ctx;
+    let ctx = target.ctx();
     let max = usize::try_from(settings.bulk_max_operations).unwrap_or(usize::MAX);
 
     let response = bulk::run(&ctx, &body, max).await?;
