@@ -13,6 +13,13 @@ mod m20261203_000002_create_scim_tokens;
 mod m20261203_000003_create_scim_users;
 mod m20261203_000004_create_scim_groups;
 mod m20261203_000005_create_sync_jobs;
+mod m20261203_000006_add_list_positions;
+mod m20261203_000007_create_scim_user_emails;
+
+/// How many consecutive positions (`seq`) of one shop's users or groups share a row of
+/// `scim_list_blocks`. Stored counts depend on it: changing it needs a migration that
+/// rebuilds that table.
+pub const LIST_BLOCK_SIZE: i64 = 512;
 
 /// Applies and inspects the migrations in order.
 pub struct Migrator;
@@ -26,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_create_scim_users::Migration),
             Box::new(m20261203_000004_create_scim_groups::Migration),
             Box::new(m20261203_000005_create_sync_jobs::Migration),
+            Box::new(m20261203_000006_add_list_positions::Migration),
+            Box::new(m20261203_000007_create_scim_user_emails::Migration),
         ]
     }
 }

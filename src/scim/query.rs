@@ -8,7 +8,8 @@
 //! Translated (always `eq` with a string or boolean operand, combined by `and`/`or`):
 //! - Users: `id`, `userName` (via `user_name_ci`), `externalId` and `active` exactly;
 //!   `emails.value`, `emails eq`, `emails[... value eq "x" ...]` (and Entra's
-//!   `emails[type eq "work"].value eq "x"`) through the indexed email, inexactly;
+//!   `emails[type eq "work"].value eq "x"`) through the index of every address, inexactly
+//!   (the type, and case rules beyond lowercasing, are confirmed in memory);
 //!   `displayName` through SQL `LOWER`, inexactly, and only for ASCII operands.
 //! - Groups: `id`, `displayName` (via `display_name_ci`) and `externalId`, exactly.
 //!
@@ -16,9 +17,6 @@
 //! left to the in-memory check.
 //!
 //! # Known limitations
-//! - Only one email per user is indexed: the primary one, else the first. A filter on an
-//!   email address finds users by that email only; a user whose matching address is a
-//!   secondary one is not found.
 //! - The SQL narrowing of a user `displayName` lowercases ASCII only; a stored name that
 //!   equals the operand only under Unicode case folding (e.g. with a Kelvin sign) is missed.
 
@@ -141,7 +139,7 @@ fn user_leaf(term: &Filter) -> Leaf<users::Key> {
         if resolved.extension.is_some() || resolved.attr.name != "emails" {
             return None;
         }
-        return email_in_value_filter(filter).map(|email| (users::Key::PrimaryEmail(email), false));
+        return email_in_value_filter(filter).map(|email| (users::Key::Email(email), false));
     }
 
     let (name, sub, value) = eq_term(term, &USER_RESOURCE)?;
@@ -153,7 +151,7 @@ fn user_leaf(term: &Filter) -> Leaf<users::Key> {
         // `true` in the column but no value for the filter to match.
         ("active", None, Value::Bool(active)) => Some((users::Key::Active(*active), !*active)),
         ("emails", None | Some("value"), Value::String(email)) => {
-            Some((users::Key::PrimaryEmail(email.clone()), false))
+            Some((users::Key::Email(email.clone()), false))
         }
         ("displayName", None, Value::String(text)) if text.is_ascii() => Some((
             users::Key::DisplayNameAsciiLower(text.to_ascii_lowercase()),
@@ -195,13 +193,13 @@ fn group_leaf(term: &Filter) -> Leaf<groups::Key> {
     }
 }
 
-/// Whether a filter names the `members` attribute anywhere.
-pub fn mentions_members(filter: &Filter) -> bool {
+/// Whether a filter names the attribute `name` (a core attribute) anywhere.
+pub fn mentions(filter: &Filter, name: &str) -> bool {
     match filter {
-        Filter::And(items) | Filter::Or(items) => items.iter().any(mentions_members),
-        Filter::Not(inner) => mentions_members(inner),
+        Filter::And(items) | Filter::Or(items) => items.iter().any(|item| mentions(item, name)),
+        Filter::Not(inner) => mentions(inner, name),
         Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. } => {
-            path.name.eq_ignore_ascii_case("members")
+            path.name.eq_ignore_ascii_case(name)
         }
     }
 }
@@ -230,12 +228,12 @@ mod tests {
     }
 
     #[test]
-    fn entra_work_email_filter_narrows_by_the_indexed_email_inexactly() {
+    fn entra_work_email_filter_narrows_by_the_address_index_inexactly() {
         let narrowed = user(r#"emails[type eq "work"].value eq "a@x.org""#);
 
         assert_eq!(
             narrowed.selection,
-            Selection::AnyOf(vec![vec![users::Key::PrimaryEmail("a@x.org".into())]])
+            Selection::AnyOf(vec![vec![users::Key::Email("a@x.org".into())]])
         );
         assert!(!narrowed.exact);
     }
@@ -278,8 +276,13 @@ mod tests {
         let narrowed = groups(&filter::parse(r#"displayName eq "Sales""#).unwrap());
 
         assert!(narrowed.exact);
-        assert!(mentions_members(
-            &filter::parse(r#"members[value eq "x"]"#).unwrap()
+        assert!(mentions(
+            &filter::parse(r#"members[value eq "x"]"#).unwrap(),
+            "members"
+        ));
+        assert!(!mentions(
+            &filter::parse(r#"displayName eq "members""#).unwrap(),
+            "members"
         ));
     }
 }

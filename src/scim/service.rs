@@ -10,19 +10,23 @@
 //! Representation: `id` is a random UUID; `meta.version` and the `ETag` are `W/"<n>"` with
 //! `n` the row's version, starting at 1; timestamps are RFC 3339 UTC with milliseconds.
 //! A created or replaced user without `active` is stored as `active: true`; a PATCH may
-//! unassign it, and such a user counts as active. Group members are users of the same
-//! shop, returned as `{value, display?, type: "User", $ref}` in user key order.
+//! unassign it, and such a user counts as active.
 //!
-//! Lists are ordered by internal key unless `sortBy` is given (Okta needs a stable order
-//! across pages). Filters the database can answer exactly run
-//! as SQL with `COUNT` and `LIMIT`/`OFFSET`; anything else is evaluated in memory over at
-//! most [`MAX_CANDIDATES`] rows that SQL selected, and so is `sortBy`. The translation and
-//! its limits (only one email per user is indexed) are documented in `scim::query`.
+//! Membership is shown on both sides: a group's `members` (`{value, display?, type: "User",
+//! $ref}`) and a user's read-only `groups` (`{value, display, type: "direct", $ref}`), each
+//! in the other side's list order. Both are loaded only when the response can show them.
+//! Since each side shows the other's `displayName`, a write that changes a membership or a
+//! shown name also gives the resources on the other side a new version, so that their
+//! `ETag`s stay honest.
+//!
+//! Lists are in creation order unless `sortBy` is given (Okta needs a stable order across
+//! pages). Filters the database can answer exactly run as SQL and pages are found through
+//! the list positions of `store::resources`, so a deep page costs what the first does;
+//! anything else is evaluated in memory over at most [`MAX_CANDIDATES`] rows that SQL
+//! selected, and so is `sortBy`. The translation is documented in `scim::query`.
 //!
 //! # Known limitations
 //! - Nested groups are not supported: a member must be a user.
-//! - Deleting a user drops its memberships without a new version or job for its groups;
-//!   the user's own job carries the change.
 //! - `If-Match` is compared weakly against the current version; `If-None-Match` is the web
 //!   layer's job.
 
@@ -30,19 +34,22 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, SubsecRound as _, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
 use crate::scim::attr::{AttrPath, ResourceTypeDef};
 use crate::scim::error::{Error, Result};
+use crate::scim::filter::{self, Filter};
 use crate::scim::patch::{self, MemberChange};
-use crate::scim::query;
+use crate::scim::query::{self, Narrowed};
+use crate::scim::resource;
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
-use crate::scim::{filter, resource};
 use crate::store::entity::{scim_group, scim_user};
+use crate::store::groups::{self, Related, Side};
 use crate::store::outbox::{self, SubjectKind};
+use crate::store::resources::{self, Page, Row};
 use crate::store::tokens::TenantScope;
-use crate::store::{self, Database, Selection, groups, users};
+use crate::store::{self, Database, Selection, WriteTxn, users};
 use crate::types::ShopId;
 
 /// Page size when the client gives no `count`.
@@ -94,13 +101,44 @@ impl Kind {
     pub fn name(self) -> &'static str {
         self.resource_type().name
     }
+
+    /// The attribute that shows memberships from this side: a user's `groups`, a group's
+    /// `members`.
+    pub fn related_attribute(self) -> &'static str {
+        match self {
+            Self::User => "groups",
+            Self::Group => "members",
+        }
+    }
+
+    /// The other side of memberships.
+    fn other(self) -> Self {
+        match self {
+            Self::User => Self::Group,
+            Self::Group => Self::User,
+        }
+    }
+
+    fn side(self) -> Side {
+        match self {
+            Self::User => Side::Users,
+            Self::Group => Side::Groups,
+        }
+    }
+
+    fn subject(self) -> SubjectKind {
+        match self {
+            Self::User => SubjectKind::User,
+            Self::Group => SubjectKind::Group,
+        }
+    }
 }
 
 /// A resource as stored, ready to be projected and sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
-    /// The complete canonical JSON: `schemas`, `id`, `meta`, the attributes and, for groups
-    /// when asked, `members`.
+    /// The complete canonical JSON: `schemas`, `id`, `meta`, the attributes and, when asked,
+    /// the memberships (`members` or `groups`).
     pub resource: Value,
     /// The `ETag`, equal to `meta.version`: `W/"<n>"`.
     pub version: String,
@@ -120,8 +158,9 @@ pub struct ListQuery {
     /// `count`; `None` is [`DEFAULT_COUNT`], a negative value 0, above [`MAX_COUNT`] is
     /// clamped.
     pub count: Option<i64>,
-    /// Whether Groups carry `members` (false for `excludedAttributes=members`).
-    pub include_members: bool,
+    /// Which resource types carry their memberships ([`Kind::related_attribute`]); the web
+    /// layer leaves out the ones the projection would drop.
+    pub related: Vec<Kind>,
 }
 
 impl Default for ListQuery {
@@ -132,8 +171,22 @@ impl Default for ListQuery {
             descending: false,
             start_index: 1,
             count: None,
-            include_members: true,
+            related: vec![Kind::User, Kind::Group],
         }
+    }
+}
+
+impl ListQuery {
+    fn wants_related(&self, kind: Kind) -> bool {
+        self.related.contains(&kind)
+    }
+
+    fn start_index(&self) -> u64 {
+        u64::try_from(self.start_index.max(1)).unwrap_or(1)
+    }
+
+    fn count(&self) -> u64 {
+        u64::try_from(self.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT)).unwrap_or(0)
     }
 }
 
@@ -161,59 +214,56 @@ pub async fn create(ctx: &Ctx<'_>, kind: Kind, body: &Value) -> Result<Stored> {
     let mut canonical = resource::normalize(body, kind.resource_type())?;
     let id = uuid::Uuid::new_v4().to_string();
     tracing::Span::current().record("scim.resource_id", id.as_str());
+    let shop_id = ctx.shop_id();
     let now = now();
 
     let txn = ctx.db.begin_write().await?;
-    let stored = match kind {
+    let row = match kind {
         Kind::User => {
             default_active(&mut canonical);
             let fields = user_fields(&mut canonical)?;
-            let row = users::insert(&txn, ctx.shop_id(), &id, &fields, now).await?;
-            outbox::enqueue(&txn, ctx.shop_id(), SubjectKind::User, &id).await?;
-            render_user(ctx, &row)?
+            let row = users::insert(&*txn, shop_id, &id, &fields, now).await?;
+            outbox::enqueue(&*txn, shop_id, SubjectKind::User, &id).await?;
+            row
         }
         Kind::Group => {
             let member_ids = take_members(&mut canonical)?;
             let fields = group_fields(&canonical)?;
-            let wanted = resolve_members(&txn, ctx.shop_id(), &member_ids).await?;
-            let row = groups::insert(&txn, ctx.shop_id(), &id, &fields, now).await?;
+            let wanted = resolve_members(&*txn, shop_id, &member_ids).await?;
+            let row = groups::insert(&*txn, shop_id, &id, &fields, now).await?;
             let pks: Vec<i64> = wanted.iter().map(|(_, pk)| *pk).collect();
-            groups::add_members(&txn, ctx.shop_id(), row.pk, &pks, now).await?;
-            outbox::enqueue(&txn, ctx.shop_id(), SubjectKind::Group, &id).await?;
+            groups::add_members(&*txn, shop_id, row.pk, &pks, now).await?;
+            resources::touch::<scim_user::Entity, _>(&*txn, shop_id, &pks, now).await?;
+            outbox::enqueue(&*txn, shop_id, SubjectKind::Group, &id).await?;
             for (user_id, _) in &wanted {
-                outbox::enqueue(&txn, ctx.shop_id(), SubjectKind::User, user_id).await?;
+                outbox::enqueue(&*txn, shop_id, SubjectKind::User, user_id).await?;
             }
-            render_group_loading(ctx, &txn, &row, true).await?
+            row
         }
     };
+    let stored = render_one(ctx, &*txn, kind, &row, true).await?;
     txn.commit().await?;
 
     tracing::info!("SCIM resource created");
     Ok(stored)
 }
 
-/// Reads one resource of the tenant; groups carry `members` when `include_members`.
+/// Reads one resource of the tenant, with its memberships when `include_related`.
 #[tracing::instrument(level = "debug", skip_all, fields(
     shop.domain = %ctx.scope.domain(),
     scim.resource_type = kind.name(),
     scim.resource_id = %id,
 ))]
-pub async fn get(ctx: &Ctx<'_>, kind: Kind, id: &str, include_members: bool) -> Result<Stored> {
+pub async fn get(ctx: &Ctx<'_>, kind: Kind, id: &str, include_related: bool) -> Result<Stored> {
     let conn = ctx.db.conn();
-    match kind {
-        Kind::User => {
-            let row = users::find(conn, ctx.shop_id(), id)
-                .await?
-                .ok_or(Error::NotFound)?;
-            render_user(ctx, &row)
-        }
-        Kind::Group => {
-            let row = groups::find(conn, ctx.shop_id(), id)
-                .await?
-                .ok_or(Error::NotFound)?;
-            render_group_loading(ctx, conn, &row, include_members).await
-        }
+
+    let row = match kind {
+        Kind::User => resources::find::<scim_user::Entity, _>(conn, ctx.shop_id(), id).await?,
+        Kind::Group => resources::find::<scim_group::Entity, _>(conn, ctx.shop_id(), id).await?,
     }
+    .ok_or(Error::NotFound)?;
+
+    render_one(ctx, conn, kind, &row, include_related).await
 }
 
 /// Replaces a resource's writable attributes with a PUT body (RFC 7644 §3.5.1); for groups
@@ -233,15 +283,14 @@ pub async fn replace(
     let mut canonical = resource::normalize(body, kind.resource_type())?;
 
     let txn = ctx.db.begin_write().await?;
+    let row = lock(ctx, &txn, kind, id, if_match).await?;
     let stored = match kind {
         Kind::User => {
-            let row = lock_user(ctx, &txn, id, if_match).await?;
             default_active(&mut canonical);
             write_user(ctx, &txn, row, canonical).await?
         }
         Kind::Group => {
             let member_ids = take_members(&mut canonical)?;
-            let row = lock_group(ctx, &txn, id, if_match).await?;
             let changes = [MemberChange::ReplaceAll(member_ids)];
             write_group(ctx, &txn, row, canonical, &changes).await?
         }
@@ -264,28 +313,23 @@ pub async fn patch(
     if_match: Option<&str>,
 ) -> Result<Stored> {
     let operations = patch::parse_request(body)?;
-    let rt = kind.resource_type();
 
     let txn = ctx.db.begin_write().await?;
+    let row = lock(ctx, &txn, kind, id, if_match).await?;
+    let mut doc = parse_stored(&row.resource)?;
+    let applied = patch::apply(&mut doc, &operations, kind.resource_type())?;
     let stored = match kind {
-        Kind::User => {
-            let row = lock_user(ctx, &txn, id, if_match).await?;
-            let mut doc = parse_stored(&row.resource)?;
-            patch::apply(&mut doc, &operations, rt)?;
-            write_user(ctx, &txn, row, doc).await?
-        }
-        Kind::Group => {
-            let row = lock_group(ctx, &txn, id, if_match).await?;
-            let mut doc = parse_stored(&row.resource)?;
-            let applied = patch::apply(&mut doc, &operations, rt)?;
-            write_group(ctx, &txn, row, doc, &applied.members).await?
-        }
+        Kind::User => write_user(ctx, &txn, row, doc).await?,
+        Kind::Group => write_group(ctx, &txn, row, doc, &applied.members).await?,
     };
     txn.commit().await?;
     Ok(stored)
 }
 
-/// Deletes a resource for good (RFC 7644 §3.6); a group's memberships go with it.
+/// Deletes a resource for good (RFC 7644 §3.6), with its memberships.
+///
+/// Each resource on the other side of a dropped membership gets a new version; a deleted
+/// group's former members also get a sync job, since their tags change.
 #[tracing::instrument(level = "debug", skip_all, fields(
     shop.domain = %ctx.scope.domain(),
     scim.resource_type = kind.name(),
@@ -293,22 +337,21 @@ pub async fn patch(
 ))]
 pub async fn delete(ctx: &Ctx<'_>, kind: Kind, id: &str, if_match: Option<&str>) -> Result<()> {
     let shop_id = ctx.shop_id();
+    let now = now();
 
     let txn = ctx.db.begin_write().await?;
+    let row = lock(ctx, &txn, kind, id, if_match).await?;
+    let former = groups::related(&*txn, shop_id, kind.side(), &[row.pk]).await?;
     match kind {
-        Kind::User => {
-            let row = lock_user(ctx, &txn, id, if_match).await?;
-            users::delete(&txn, shop_id, row.pk).await?;
-            outbox::enqueue(&txn, shop_id, SubjectKind::User, &row.id).await?;
-        }
-        Kind::Group => {
-            let row = lock_group(ctx, &txn, id, if_match).await?;
-            let former = groups::members(&txn, shop_id, &[row.pk]).await?;
-            groups::delete(&txn, shop_id, row.pk).await?;
-            outbox::enqueue(&txn, shop_id, SubjectKind::Group, &row.id).await?;
-            for member in &former {
-                outbox::enqueue(&txn, shop_id, SubjectKind::User, &member.user_id).await?;
-            }
+        Kind::User => resources::delete::<scim_user::Entity, _>(&*txn, shop_id, &row).await?,
+        Kind::Group => resources::delete::<scim_group::Entity, _>(&*txn, shop_id, &row).await?,
+    }
+    let others: Vec<i64> = former.iter().map(|entry| entry.other.pk).collect();
+    touch(&txn, kind.other(), shop_id, &others, now).await?;
+    outbox::enqueue(&*txn, shop_id, kind.subject(), &row.id).await?;
+    if kind == Kind::Group {
+        for entry in &former {
+            outbox::enqueue(&*txn, shop_id, SubjectKind::User, &entry.other.id).await?;
         }
     }
     txn.commit().await?;
@@ -323,36 +366,15 @@ pub async fn delete(ctx: &Ctx<'_>, kind: Kind, id: &str, if_match: Option<&str>)
     scim.resource_type = kind.name(),
 ))]
 pub async fn list(ctx: &Ctx<'_>, kind: Kind, query: &ListQuery) -> Result<ListPage> {
-    let rt = kind.resource_type();
-    let filter = match query.filter.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => {
-            let filter = filter::parse(text)?;
-            filter.validate(rt)?;
-            Some(filter)
-        }
-        _ => None,
-    };
-    let sort_by = match query.sort_by.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => {
-            let path = AttrPath::parse(text)
-                .map_err(|_| Error::InvalidPath("sortBy is not an attribute path".to_owned()))?;
-            filter::compare_for_sort(&json!({}), &json!({}), &path, rt)?;
-            Some(path)
-        }
-        _ => None,
-    };
-    let start_index = u64::try_from(query.start_index.max(1)).unwrap_or(1);
-    let count =
-        u64::try_from(query.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT)).unwrap_or(0);
+    let plan = Plan::new(kind, query)?;
+    let start_index = query.start_index();
     let window = Window {
         offset: start_index - 1,
-        count,
+        count: query.count(),
     };
 
-    let (total_results, resources) = match kind {
-        Kind::User => list_users(ctx, filter.as_ref(), sort_by.as_ref(), query, window).await?,
-        Kind::Group => list_groups(ctx, filter.as_ref(), sort_by.as_ref(), query, window).await?,
-    };
+    let (total_results, resources) = plan.run(ctx, query, window).await?;
+
     tracing::debug!(scim.total_results = total_results, "SCIM list answered");
     Ok(ListPage {
         total_results,
@@ -361,57 +383,47 @@ pub async fn list(ctx: &Ctx<'_>, kind: Kind, query: &ListQuery) -> Result<ListPa
     })
 }
 
-/// Lists Users, then Groups, as one sequence: the root `/.search` (RFC 7644 §3.4.3).
+/// Lists Users, then Groups, as one sequence: the root `/.search` (RFC 7644 §3.4.3). Each
+/// type is queried once.
 ///
 /// A filter or `sortBy` naming an attribute one type lacks matches nothing of that type; it
 /// is an error only when it fits neither.
 pub async fn list_all(ctx: &Ctx<'_>, query: &ListQuery) -> Result<ListPage> {
-    let start_index = u64::try_from(query.start_index.max(1)).unwrap_or(1);
-    let count =
-        u64::try_from(query.count.unwrap_or(DEFAULT_COUNT).clamp(0, MAX_COUNT)).unwrap_or(0);
-
-    let mut totals = Vec::new();
+    let mut plans = Vec::new();
     let mut first_error = None;
     for kind in [Kind::User, Kind::Group] {
-        let probe = ListQuery {
-            count: Some(0),
-            ..query.clone()
-        };
-        match list(ctx, kind, &probe).await {
-            Ok(page) => totals.push((kind, page.total_results)),
+        match Plan::new(kind, query) {
+            Ok(plan) => plans.push(plan),
             Err(error @ (Error::InvalidFilter(_) | Error::InvalidPath(_))) => {
                 first_error.get_or_insert(error);
             }
             Err(other) => return Err(other),
         }
     }
-    if totals.is_empty()
+    if plans.is_empty()
         && let Some(error) = first_error
     {
         return Err(error);
     }
 
+    let start_index = query.start_index();
+    let mut window = Window {
+        offset: start_index - 1,
+        count: query.count(),
+    };
+    let mut total_results = 0;
     let mut resources = Vec::new();
-    let mut skip = start_index - 1;
-    for &(kind, total) in &totals {
-        let remaining = count.saturating_sub(resources.len() as u64);
-        if skip >= total {
-            skip -= total;
-            continue;
-        }
-        if remaining == 0 {
-            break;
-        }
-        let page_query = ListQuery {
-            start_index: i64::try_from(skip + 1).unwrap_or(i64::MAX),
-            count: Some(i64::try_from(remaining.min(total - skip)).unwrap_or(0)),
-            ..query.clone()
+    for plan in &plans {
+        let (total, page) = plan.run(ctx, query, window).await?;
+        total_results += total;
+        window = Window {
+            offset: window.offset.saturating_sub(total),
+            count: window.count - count_of(&page),
         };
-        resources.extend(list(ctx, kind, &page_query).await?.resources);
-        skip = 0;
+        resources.extend(page);
     }
     Ok(ListPage {
-        total_results: totals.iter().map(|(_, total)| total).sum(),
+        total_results,
         start_index,
         resources,
     })
@@ -420,64 +432,73 @@ pub async fn list_all(ctx: &Ctx<'_>, query: &ListQuery) -> Result<ListPage> {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-/// Loads a user for writing and checks `If-Match`.
-async fn lock_user(
+/// Loads a resource for writing and checks `If-Match`.
+async fn lock(
     ctx: &Ctx<'_>,
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn,
+    kind: Kind,
     id: &str,
     if_match: Option<&str>,
-) -> Result<scim_user::Model> {
-    let row = users::find_for_update(txn, ctx.shop_id(), id)
-        .await?
-        .ok_or(Error::NotFound)?;
+) -> Result<Row> {
+    let shop_id = ctx.shop_id();
+    let row = match kind {
+        Kind::User => {
+            resources::find_for_update::<scim_user::Entity, _>(&**txn, shop_id, id).await?
+        }
+        Kind::Group => {
+            resources::find_for_update::<scim_group::Entity, _>(&**txn, shop_id, id).await?
+        }
+    }
+    .ok_or(Error::NotFound)?;
     check_if_match(if_match, row.version)?;
     Ok(row)
 }
 
-/// Loads a group for writing and checks `If-Match`.
-async fn lock_group(
-    ctx: &Ctx<'_>,
-    txn: &DatabaseTransaction,
-    id: &str,
-    if_match: Option<&str>,
-) -> Result<scim_group::Model> {
-    let row = groups::find_for_update(txn, ctx.shop_id(), id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    check_if_match(if_match, row.version)?;
-    Ok(row)
+/// Gives resources of `kind` a new version because what they show of the other side
+/// changed.
+async fn touch(
+    txn: &WriteTxn,
+    kind: Kind,
+    shop_id: ShopId,
+    pks: &[i64],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    match kind {
+        Kind::User => resources::touch::<scim_user::Entity, _>(&**txn, shop_id, pks, now).await?,
+        Kind::Group => resources::touch::<scim_group::Entity, _>(&**txn, shop_id, pks, now).await?,
+    }
+    Ok(())
 }
 
-/// Stores a user's new canonical JSON, unless it equals the stored one.
-async fn write_user(
-    ctx: &Ctx<'_>,
-    txn: &DatabaseTransaction,
-    row: scim_user::Model,
-    mut doc: Value,
-) -> Result<Stored> {
+/// Stores a user's new canonical JSON, unless it equals the stored one. A new `displayName`
+/// also renews the versions of the user's groups, which show it.
+async fn write_user(ctx: &Ctx<'_>, txn: &WriteTxn, row: Row, mut doc: Value) -> Result<Stored> {
+    let shop_id = ctx.shop_id();
     let fields = user_fields(&mut doc)?;
     if doc == parse_stored(&row.resource)? {
         tracing::debug!("SCIM write changed nothing");
-        return render_user(ctx, &row);
+        return render_one(ctx, &**txn, Kind::User, &row, true).await;
     }
 
-    let shop_id = ctx.shop_id();
-    users::update(txn, shop_id, row.pk, &fields, row.version + 1, now()).await?;
-    outbox::enqueue(txn, shop_id, SubjectKind::User, &row.id).await?;
+    let now = now();
+    users::update(&**txn, shop_id, row.pk, &fields, row.version + 1, now).await?;
+    if fields.display_name != row.display_name {
+        let memberships = groups::related(&**txn, shop_id, Side::Users, &[row.pk]).await?;
+        let group_pks: Vec<i64> = memberships.iter().map(|entry| entry.other.pk).collect();
+        touch(txn, Kind::Group, shop_id, &group_pks, now).await?;
+    }
+    outbox::enqueue(&**txn, shop_id, SubjectKind::User, &row.id).await?;
 
-    let updated = users::find(txn, shop_id, &row.id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    tracing::info!(scim.version = updated.version, "SCIM resource updated");
-    render_user(ctx, &updated)
+    reload(ctx, txn, Kind::User, &row.id).await
 }
 
 /// Stores a group's new canonical JSON and applies member changes in order, unless neither
-/// changes anything.
+/// changes anything. Users who join or leave get a new version and a sync job; on a rename,
+/// every member gets a new version.
 async fn write_group(
     ctx: &Ctx<'_>,
-    txn: &DatabaseTransaction,
-    row: scim_group::Model,
+    txn: &WriteTxn,
+    row: Row,
     doc: Value,
     changes: &[MemberChange],
 ) -> Result<Stored> {
@@ -485,13 +506,13 @@ async fn write_group(
     let fields = group_fields(&doc)?;
     let doc_changed = doc != parse_stored(&row.resource)?;
 
-    let current: Vec<(String, i64)> = groups::members(txn, shop_id, &[row.pk])
+    let current: Vec<(String, i64)> = groups::related(&**txn, shop_id, Side::Groups, &[row.pk])
         .await?
         .into_iter()
-        .map(|member| (member.user_id, member.user_pk))
+        .map(|entry| (entry.other.id, entry.other.pk))
         .collect();
     let named = named_member_ids(changes);
-    let known = resolve_members(txn, shop_id, &named).await?;
+    let known = resolve_members(&**txn, shop_id, &named).await?;
     let pk_of: HashMap<&str, i64> = current
         .iter()
         .chain(known.iter())
@@ -513,30 +534,49 @@ async fn write_group(
         .collect();
     if !doc_changed && added.is_empty() && removed.is_empty() {
         tracing::debug!("SCIM write changed nothing");
-        return render_group_loading(ctx, txn, &row, true).await;
+        return render_one(ctx, &**txn, Kind::Group, &row, true).await;
     }
 
     let now = now();
-    groups::update(txn, shop_id, row.pk, &fields, row.version + 1, now).await?;
     let pks =
         |ids: &[&str]| -> Vec<i64> { ids.iter().filter_map(|id| pk_of.get(id).copied()).collect() };
-    groups::add_members(txn, shop_id, row.pk, &pks(&added), now).await?;
-    groups::remove_members(txn, shop_id, row.pk, &pks(&removed)).await?;
-    outbox::enqueue(txn, shop_id, SubjectKind::Group, &row.id).await?;
+    groups::update(&**txn, shop_id, row.pk, &fields, row.version + 1, now).await?;
+    groups::add_members(&**txn, shop_id, row.pk, &pks(&added), now).await?;
+    groups::remove_members(&**txn, shop_id, row.pk, &pks(&removed)).await?;
+    let renamed = row.display_name.as_deref() != Some(fields.display_name.as_str());
+    let touched: Vec<&str> = if renamed {
+        wanted
+            .iter()
+            .map(String::as_str)
+            .chain(removed.iter().copied())
+            .collect()
+    } else {
+        added.iter().chain(removed.iter()).copied().collect()
+    };
+    touch(txn, Kind::User, shop_id, &pks(&touched), now).await?;
+    outbox::enqueue(&**txn, shop_id, SubjectKind::Group, &row.id).await?;
     for user_id in added.iter().chain(removed.iter()) {
-        outbox::enqueue(txn, shop_id, SubjectKind::User, user_id).await?;
+        outbox::enqueue(&**txn, shop_id, SubjectKind::User, user_id).await?;
     }
 
-    let updated = groups::find(txn, shop_id, &row.id)
-        .await?
-        .ok_or(Error::NotFound)?;
     tracing::info!(
-        scim.version = updated.version,
         scim.members_added = added.len(),
         scim.members_removed = removed.len(),
-        "SCIM resource updated"
+        "SCIM group membership written"
     );
-    render_group_loading(ctx, txn, &updated, true).await
+    reload(ctx, txn, Kind::Group, &row.id).await
+}
+
+/// Reads a resource back inside the write transaction, as the response shows it.
+async fn reload(ctx: &Ctx<'_>, txn: &WriteTxn, kind: Kind, id: &str) -> Result<Stored> {
+    let shop_id = ctx.shop_id();
+    let row = match kind {
+        Kind::User => resources::find::<scim_user::Entity, _>(&**txn, shop_id, id).await?,
+        Kind::Group => resources::find::<scim_group::Entity, _>(&**txn, shop_id, id).await?,
+    }
+    .ok_or(Error::NotFound)?;
+    tracing::info!(scim.version = row.version, "SCIM resource updated");
+    render_one(ctx, &**txn, kind, &row, true).await
 }
 
 /// Every member id that an add or a replacement names, once each, in order.
@@ -594,11 +634,12 @@ async fn resolve_members<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let found: HashMap<String, i64> = users::find_by_ids(conn, shop_id, ids)
-        .await?
-        .into_iter()
-        .map(|user| (user.id, user.pk))
-        .collect();
+    let found: HashMap<String, i64> =
+        resources::find_by_ids::<scim_user::Entity, C>(conn, shop_id, ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user.pk))
+            .collect();
 
     let missing: Vec<String> = ids
         .iter()
@@ -606,10 +647,8 @@ async fn resolve_members<C: ConnectionTrait>(
         .cloned()
         .collect();
     if !missing.is_empty() {
-        if !groups::existing_ids(conn, shop_id, &missing)
-            .await?
-            .is_empty()
-        {
+        let groups = resources::find_by_ids::<scim_group::Entity, C>(conn, shop_id, &missing);
+        if !groups.await?.is_empty() {
             return Err(nested_groups());
         }
         return Err(Error::InvalidValue(format!(
@@ -679,11 +718,19 @@ fn user_fields(doc: &mut Value) -> Result<users::UserFields> {
         .get("active")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let primary_email = resource::primary_email(doc).map(str::to_owned);
+    let emails = object
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|email| email.get("value").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
     Ok(users::UserFields {
         user_name,
         external_id,
-        primary_email,
+        emails,
         display_name,
         active,
         resource: doc.to_string(),
@@ -741,130 +788,200 @@ impl Window {
     }
 }
 
-async fn list_users(
-    ctx: &Ctx<'_>,
-    filter: Option<&filter::Filter>,
-    sort_by: Option<&AttrPath>,
-    query: &ListQuery,
-    window: Window,
-) -> Result<(u64, Vec<Value>)> {
-    let conn = ctx.db.conn();
-    let shop_id = ctx.shop_id();
-    let narrowed = filter.map_or(
-        query::Narrowed {
-            selection: Selection::All,
-            exact: true,
-        },
-        query::users,
-    );
-
-    if narrowed.exact && sort_by.is_none() {
-        let total = users::count(conn, shop_id, &narrowed.selection).await?;
-        if window.count == 0 {
-            return Ok((total, Vec::new()));
-        }
-        let rows = users::page(
-            conn,
-            shop_id,
-            &narrowed.selection,
-            window.offset,
-            window.count,
-        )
-        .await?;
-        let resources = rows
-            .iter()
-            .map(|row| render_user(ctx, row).map(|stored| stored.resource))
-            .collect::<Result<_>>()?;
-        return Ok((total, resources));
-    }
-
-    let rows = users::page(conn, shop_id, &narrowed.selection, 0, MAX_CANDIDATES + 1).await?;
-    check_candidates(rows.len())?;
-    let candidates = rows
-        .iter()
-        .map(|row| render_user(ctx, row).map(|stored| stored.resource))
-        .collect::<Result<Vec<_>>>()?;
-    let matched = keep_matching(candidates, filter, Kind::User)?;
-    let sorted = sort(matched, sort_by, query.descending, Kind::User)?;
-    Ok((count_of(&sorted), window.slice(sorted)))
+/// How one list request of one resource type is answered: its parsed filter and sort, and
+/// the rows the database selects for them.
+struct Plan {
+    kind: Kind,
+    filter: Option<Filter>,
+    sort_by: Option<AttrPath>,
+    narrowed: Narrowing,
 }
 
-async fn list_groups(
-    ctx: &Ctx<'_>,
-    filter: Option<&filter::Filter>,
-    sort_by: Option<&AttrPath>,
-    query: &ListQuery,
-    window: Window,
-) -> Result<(u64, Vec<Value>)> {
-    let conn = ctx.db.conn();
-    let shop_id = ctx.shop_id();
-    let narrowed = filter.map_or(
-        query::Narrowed {
-            selection: Selection::All,
-            exact: true,
-        },
-        query::groups,
-    );
+/// A filter's SQL part, for the table of its resource type.
+enum Narrowing {
+    Users(Narrowed<users::Key>),
+    Groups(Narrowed<groups::Key>),
+}
 
-    if narrowed.exact && sort_by.is_none() {
-        let total = groups::count(conn, shop_id, &narrowed.selection).await?;
-        if window.count == 0 {
-            return Ok((total, Vec::new()));
-        }
-        let rows = groups::page(
-            conn,
-            shop_id,
-            &narrowed.selection,
-            window.offset,
-            window.count,
-        )
-        .await?;
-        let resources = render_groups(ctx, conn, &rows, query.include_members).await?;
-        return Ok((total, resources));
+impl Plan {
+    /// Parses and checks the filter and `sortBy` against the resource type.
+    fn new(kind: Kind, query: &ListQuery) -> Result<Self> {
+        let rt = kind.resource_type();
+        let filter = match query.filter.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => {
+                let filter = filter::parse(text)?;
+                filter.validate(rt)?;
+                Some(filter)
+            }
+            _ => None,
+        };
+        let sort_by = match query.sort_by.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => {
+                let path = AttrPath::parse(text).map_err(|_| {
+                    Error::InvalidPath("sortBy is not an attribute path".to_owned())
+                })?;
+                filter::compare_for_sort(&json!({}), &json!({}), &path, rt)?;
+                Some(path)
+            }
+            _ => None,
+        };
+
+        let narrowed = match kind {
+            Kind::User => Narrowing::Users(filter.as_ref().map_or_else(everything, query::users)),
+            Kind::Group => {
+                Narrowing::Groups(filter.as_ref().map_or_else(everything, query::groups))
+            }
+        };
+        Ok(Self {
+            kind,
+            filter,
+            sort_by,
+            narrowed,
+        })
     }
 
-    let rows = groups::page(conn, shop_id, &narrowed.selection, 0, MAX_CANDIDATES + 1).await?;
-    check_candidates(rows.len())?;
-    let needs_members = filter.is_some_and(query::mentions_members)
-        || sort_by.is_some_and(|path| path.name.eq_ignore_ascii_case("members"));
-    let candidates = render_groups(ctx, conn, &rows, needs_members).await?;
-    let matched = keep_matching(candidates, filter, Kind::Group)?;
-    let sorted = sort(matched, sort_by, query.descending, Kind::Group)?;
-    let total = count_of(&sorted);
-    let mut page = window.slice(sorted);
+    /// The total and the resources of `window`.
+    async fn run(
+        &self,
+        ctx: &Ctx<'_>,
+        query: &ListQuery,
+        window: Window,
+    ) -> Result<(u64, Vec<Value>)> {
+        let conn = ctx.db.conn();
+        let include_related = query.wants_related(self.kind);
+        let exact = match &self.narrowed {
+            Narrowing::Users(narrowed) => narrowed.exact,
+            Narrowing::Groups(narrowed) => narrowed.exact,
+        };
 
-    if query.include_members && !needs_members {
-        let by_id: HashMap<&str, &scim_group::Model> =
-            rows.iter().map(|row| (row.id.as_str(), row)).collect();
-        let page_rows: Vec<&scim_group::Model> = page
-            .iter()
-            .filter_map(|resource| resource.get("id").and_then(Value::as_str))
-            .filter_map(|id| by_id.get(id).copied())
-            .collect();
-        let pks: Vec<i64> = page_rows.iter().map(|row| row.pk).collect();
-        let members = groups::members(conn, shop_id, &pks).await?;
-        for (resource, row) in page.iter_mut().zip(page_rows) {
-            set_members(
-                ctx,
-                resource,
-                members.iter().filter(|m| m.group_pk == row.pk),
-            );
+        if exact && self.sort_by.is_none() {
+            let page = self.page(ctx, window).await?;
+            let resources = render_many(ctx, conn, self.kind, &page.rows, include_related).await?;
+            return Ok((page.total, resources));
         }
-    } else if !query.include_members {
-        for resource in &mut page {
-            if let Some(object) = resource.as_object_mut() {
-                object.remove("members");
+
+        // One more than the limit, so that too many can be told.
+        let everything = Window {
+            offset: 0,
+            count: MAX_CANDIDATES + 1,
+        };
+        let rows = self.page(ctx, everything).await?.rows;
+        check_candidates(rows.len())?;
+        let needs_related = self.mentions(self.kind.related_attribute());
+        let candidates = render_many(ctx, conn, self.kind, &rows, needs_related).await?;
+        let matched = self.keep_matching(candidates)?;
+        let sorted = self.sort(matched, query.descending)?;
+        let total = count_of(&sorted);
+        let mut page = window.slice(sorted);
+
+        let attribute = self.kind.related_attribute();
+        if include_related && !needs_related {
+            let by_id: HashMap<&str, &Row> =
+                rows.iter().map(|row| (row.id.as_str(), row)).collect();
+            let page_rows: Vec<Row> = page
+                .iter()
+                .filter_map(|resource| resource.get("id").and_then(Value::as_str))
+                .filter_map(|id| by_id.get(id).map(|row| (*row).clone()))
+                .collect();
+            page = render_many(ctx, conn, self.kind, &page_rows, true).await?;
+        } else if !include_related {
+            for resource in &mut page {
+                if let Some(object) = resource.as_object_mut() {
+                    object.remove(attribute);
+                }
             }
         }
+        Ok((total, page))
     }
-    Ok((total, page))
+
+    /// The rows of `window` among those SQL selects, with how many it selects in all.
+    async fn page(&self, ctx: &Ctx<'_>, window: Window) -> Result<Page> {
+        let (conn, shop_id) = (ctx.db.conn(), ctx.shop_id());
+        let (offset, count) = (window.offset, window.count);
+        Ok(match &self.narrowed {
+            Narrowing::Users(narrowed) => {
+                resources::page::<scim_user::Entity, _>(
+                    conn,
+                    shop_id,
+                    &narrowed.selection,
+                    offset,
+                    count,
+                )
+                .await?
+            }
+            Narrowing::Groups(narrowed) => {
+                resources::page::<scim_group::Entity, _>(
+                    conn,
+                    shop_id,
+                    &narrowed.selection,
+                    offset,
+                    count,
+                )
+                .await?
+            }
+        })
+    }
+
+    /// Whether the filter or `sortBy` names the attribute.
+    fn mentions(&self, attribute: &str) -> bool {
+        self.filter
+            .as_ref()
+            .is_some_and(|filter| query::mentions(filter, attribute))
+            || self
+                .sort_by
+                .as_ref()
+                .is_some_and(|path| path.name.eq_ignore_ascii_case(attribute))
+    }
+
+    /// Keeps the resources the filter matches.
+    fn keep_matching(&self, resources: Vec<Value>) -> Result<Vec<Value>> {
+        let Some(filter) = &self.filter else {
+            return Ok(resources);
+        };
+        let mut kept = Vec::new();
+        for resource in resources {
+            if filter.matches(&resource, self.kind.resource_type())? {
+                kept.push(resource);
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Sorts by `sortBy` when given; ties and the default keep list order (the input order).
+    fn sort(&self, mut resources: Vec<Value>, descending: bool) -> Result<Vec<Value>> {
+        let Some(path) = &self.sort_by else {
+            return Ok(resources);
+        };
+        let rt = self.kind.resource_type();
+        let mut failure = None;
+        resources.sort_by(|a, b| match filter::compare_for_sort(a, b, path, rt) {
+            Ok(order) if descending => order.reverse(),
+            Ok(order) => order,
+            Err(error) => {
+                failure.get_or_insert(error);
+                Ordering::Equal
+            }
+        });
+        match failure {
+            Some(error) => Err(error.into()),
+            None => Ok(resources),
+        }
+    }
+}
+
+/// The narrowing of a list without filter: every row, exactly.
+fn everything<K>() -> Narrowed<K> {
+    Narrowed {
+        selection: Selection::All,
+        exact: true,
+    }
 }
 
 fn check_candidates(loaded: usize) -> Result<()> {
     if u64::try_from(loaded).unwrap_or(u64::MAX) > MAX_CANDIDATES {
         return Err(Error::TooMany(format!(
             "the query must examine more than {MAX_CANDIDATES} resources; \
-             filter on id, userName, externalId or displayName with eq"
+             filter on id, userName, externalId, emails or displayName with eq"
         )));
     }
     Ok(())
@@ -872,51 +989,6 @@ fn check_candidates(loaded: usize) -> Result<()> {
 
 fn count_of(items: &[Value]) -> u64 {
     u64::try_from(items.len()).unwrap_or(u64::MAX)
-}
-
-/// Keeps the resources the filter matches.
-fn keep_matching(
-    resources: Vec<Value>,
-    filter: Option<&filter::Filter>,
-    kind: Kind,
-) -> Result<Vec<Value>> {
-    let Some(filter) = filter else {
-        return Ok(resources);
-    };
-    let mut kept = Vec::new();
-    for resource in resources {
-        if filter.matches(&resource, kind.resource_type())? {
-            kept.push(resource);
-        }
-    }
-    Ok(kept)
-}
-
-/// Sorts by `sort_by` when given; ties and the default keep key order (the input order).
-fn sort(
-    mut resources: Vec<Value>,
-    sort_by: Option<&AttrPath>,
-    descending: bool,
-    kind: Kind,
-) -> Result<Vec<Value>> {
-    let Some(path) = sort_by else {
-        return Ok(resources);
-    };
-    let mut failure = None;
-    resources.sort_by(
-        |a, b| match filter::compare_for_sort(a, b, path, kind.resource_type()) {
-            Ok(order) if descending => order.reverse(),
-            Ok(order) => order,
-            Err(error) => {
-                failure.get_or_insert(error);
-                Ordering::Equal
-            }
-        },
-    );
-    match failure {
-        Some(error) => Err(error.into()),
-        None => Ok(resources),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,27 +1019,19 @@ fn parse_stored(text: &str) -> Result<Value> {
     }
 }
 
-/// Adds `id` and `meta` to a stored resource.
-fn render(
-    ctx: &Ctx<'_>,
-    kind: Kind,
-    id: &str,
-    stored: &str,
-    version: i64,
-    created: DateTime<Utc>,
-    modified: DateTime<Utc>,
-) -> Result<Stored> {
-    let mut resource = parse_stored(stored)?;
-    let version = etag(version);
+/// A stored resource with `id` and `meta` added.
+fn render(ctx: &Ctx<'_>, kind: Kind, row: &Row) -> Result<Stored> {
+    let mut resource = parse_stored(&row.resource)?;
+    let version = etag(row.version);
     if let Some(object) = resource.as_object_mut() {
-        object.insert("id".to_owned(), id.into());
+        object.insert("id".to_owned(), row.id.clone().into());
         object.insert(
             "meta".to_owned(),
             json!({
                 "resourceType": kind.name(),
-                "created": timestamp(created),
-                "lastModified": timestamp(modified),
-                "location": location(ctx, kind, id),
+                "created": timestamp(row.created_at),
+                "lastModified": timestamp(row.updated_at),
+                "location": location(ctx, kind, &row.id),
                 "version": version,
             }),
         );
@@ -975,98 +1039,83 @@ fn render(
     Ok(Stored { resource, version })
 }
 
-fn render_user(ctx: &Ctx<'_>, row: &scim_user::Model) -> Result<Stored> {
-    render(
-        ctx,
-        Kind::User,
-        &row.id,
-        &row.resource,
-        row.version,
-        row.created_at,
-        row.updated_at,
-    )
-}
-
-fn render_group(ctx: &Ctx<'_>, row: &scim_group::Model) -> Result<Stored> {
-    render(
-        ctx,
-        Kind::Group,
-        &row.id,
-        &row.resource,
-        row.version,
-        row.created_at,
-        row.updated_at,
-    )
-}
-
-/// Renders one group, with its members when asked.
-async fn render_group_loading<C: ConnectionTrait>(
+/// Renders one resource, with its memberships when asked.
+async fn render_one<C: ConnectionTrait>(
     ctx: &Ctx<'_>,
     conn: &C,
-    row: &scim_group::Model,
-    include_members: bool,
+    kind: Kind,
+    row: &Row,
+    include_related: bool,
 ) -> Result<Stored> {
-    let mut stored = render_group(ctx, row)?;
-    if include_members {
-        let members = groups::members(conn, ctx.shop_id(), &[row.pk]).await?;
-        set_members(ctx, &mut stored.resource, members.iter());
+    let mut stored = render(ctx, kind, row)?;
+    if include_related {
+        let related = groups::related(conn, ctx.shop_id(), kind.side(), &[row.pk]).await?;
+        set_related(ctx, kind, &mut stored.resource, related.iter());
     }
     Ok(stored)
 }
 
-/// Renders groups in order, loading all their members in one go when asked.
-async fn render_groups<C: ConnectionTrait>(
+/// Renders resources in order, loading all their memberships in one go when asked.
+async fn render_many<C: ConnectionTrait>(
     ctx: &Ctx<'_>,
     conn: &C,
-    rows: &[scim_group::Model],
-    include_members: bool,
+    kind: Kind,
+    rows: &[Row],
+    include_related: bool,
 ) -> Result<Vec<Value>> {
-    let members = if include_members {
+    let related = if include_related {
         let pks: Vec<i64> = rows.iter().map(|row| row.pk).collect();
-        groups::members(conn, ctx.shop_id(), &pks).await?
+        groups::related(conn, ctx.shop_id(), kind.side(), &pks).await?
     } else {
         Vec::new()
     };
-    let mut by_group: HashMap<i64, Vec<&groups::Member>> = HashMap::new();
-    for member in &members {
-        by_group.entry(member.group_pk).or_default().push(member);
+    let mut by_owner: HashMap<i64, Vec<&Related>> = HashMap::new();
+    for entry in &related {
+        by_owner.entry(entry.owner_pk).or_default().push(entry);
     }
 
     rows.iter()
         .map(|row| {
-            let mut stored = render_group(ctx, row)?;
-            if include_members {
-                let listed = by_group.get(&row.pk).map(Vec::as_slice).unwrap_or_default();
-                set_members(ctx, &mut stored.resource, listed.iter().copied());
+            let mut stored = render(ctx, kind, row)?;
+            if include_related {
+                let listed = by_owner.get(&row.pk).map(Vec::as_slice).unwrap_or_default();
+                set_related(ctx, kind, &mut stored.resource, listed.iter().copied());
             }
             Ok(stored.resource)
         })
         .collect()
 }
 
-/// Writes `members` into a rendered group (an empty list when it has none).
-fn set_members<'m>(
+/// Writes a group's `members` or a user's `groups` into a rendered resource (an empty list
+/// when there are none).
+fn set_related<'r>(
     ctx: &Ctx<'_>,
+    kind: Kind,
     resource: &mut Value,
-    members: impl Iterator<Item = &'m groups::Member>,
+    related: impl Iterator<Item = &'r Related>,
 ) {
-    let listed: Vec<Value> = members
-        .map(|member| {
-            let mut entry = Map::new();
-            entry.insert("value".to_owned(), member.user_id.clone().into());
-            if let Some(display) = &member.display_name {
-                entry.insert("display".to_owned(), display.clone().into());
+    let other = kind.other();
+    let entry_type = match kind {
+        Kind::User => "direct",
+        Kind::Group => "User",
+    };
+    let listed: Vec<Value> = related
+        .map(|entry| {
+            let mut listed = Map::new();
+            listed.insert("value".to_owned(), entry.other.id.clone().into());
+            if let Some(display) = &entry.other.display_name {
+                listed.insert("display".to_owned(), display.clone().into());
             }
-            entry.insert("type".to_owned(), "User".into());
-            entry.insert(
+            listed.insert("type".to_owned(), entry_type.into());
+            listed.insert(
                 "$ref".to_owned(),
-                location(ctx, Kind::User, &member.user_id).into(),
+                location(ctx, other, &entry.other.id).into(),
             );
-            Value::Object(entry)
+            Value::Object(listed)
         })
         .collect();
     if let Some(object) = resource.as_object_mut() {
-        object.insert("members".to_owned(), Value::Array(listed));
+        object.insert(kind.related_attribute().to_owned(), Value::Array(listed));
     }
 }
 
@@ -1076,7 +1125,7 @@ mod tests {
 
     use super::*;
     use crate::scim::schema::{GROUP_URN, USER_URN};
-    use crate::store::entity::scim_group_member;
+    use crate::store::entity::{scim_group_member, scim_user_email};
     use crate::store::testing::TestDb;
 
     const BASE: &str = "https://scim.test/scim/v2/shop";
@@ -1126,10 +1175,11 @@ mod tests {
 
     /// Members of a group as stored, by SCIM user id, in user key order.
     async fn member_rows(ctx: &Ctx<'_>, group_id: &str) -> Vec<String> {
-        let group = groups::find(ctx.db.conn(), ctx.shop_id(), group_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let group =
+            resources::find::<scim_group::Entity, _>(ctx.db.conn(), ctx.shop_id(), group_id)
+                .await
+                .unwrap()
+                .unwrap();
         let rows = scim_group_member::Entity::find()
             .filter(scim_group_member::Column::ShopId.eq(ctx.shop_id()))
             .filter(scim_group_member::Column::GroupPk.eq(group.pk))
@@ -1138,11 +1188,36 @@ mod tests {
             .await
             .unwrap();
         let pks: Vec<i64> = rows.iter().map(|row| row.user_pk).collect();
-        let users = users::find_by_pks(ctx.db.conn(), ctx.shop_id(), &pks)
-            .await
-            .unwrap();
+        let users =
+            resources::find_by_pks::<scim_user::Entity, _>(ctx.db.conn(), ctx.shop_id(), &pks)
+                .await
+                .unwrap();
         pks.iter()
             .map(|pk| users.iter().find(|u| u.pk == *pk).unwrap().id.clone())
+            .collect()
+    }
+
+    /// A user's row as stored.
+    async fn user_model(ctx: &Ctx<'_>, id: &str) -> scim_user::Model {
+        scim_user::Entity::find()
+            .filter(scim_user::Column::ShopId.eq(ctx.shop_id()))
+            .filter(scim_user::Column::Id.eq(id))
+            .one(ctx.db.conn())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The addresses indexed for a user, in order.
+    async fn indexed_emails(ctx: &Ctx<'_>, user_pk: i64) -> Vec<String> {
+        scim_user_email::Entity::find()
+            .filter(scim_user_email::Column::UserPk.eq(user_pk))
+            .order_by_asc(scim_user_email::Column::ValueCi)
+            .all(ctx.db.conn())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.value_ci)
             .collect()
     }
 
@@ -1281,10 +1356,7 @@ mod tests {
         assert_eq!(patched.version, "W/\"2\"");
         assert_eq!(patched.resource["meta"]["version"], "W/\"2\"");
         assert_eq!(renamed.version, "W/\"3\"");
-        let row = users::find(ctx.db.conn(), ctx.shop_id(), &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = user_model(&ctx, &id).await;
         assert!(!row.active);
         assert_eq!(row.display_name.as_deref(), Some("Ada L"));
         assert_eq!(jobs(&ctx).await, [("user".to_owned(), id)]);
@@ -1403,10 +1475,7 @@ mod tests {
             .unwrap_err();
 
         assert!(matches!(error, Error::Uniqueness(_)), "{error:?}");
-        let row = users::find(ctx.db.conn(), ctx.shop_id(), &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = user_model(&ctx, &id).await;
         assert_eq!((row.user_name.as_str(), row.version), ("grace", 1));
         assert!(jobs(&ctx).await.is_empty());
     }
@@ -1430,12 +1499,9 @@ mod tests {
         assert!(replaced.resource.get("name").is_none());
         assert_eq!(replaced.version, "W/\"2\"");
         assert_eq!(unchanged, replaced);
-        let row = users::find(ctx.db.conn(), ctx.shop_id(), &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let row = user_model(&ctx, &id).await;
         assert_eq!(row.external_id.as_deref(), Some("okta-1"));
-        assert_eq!(row.primary_email_ci.as_deref(), Some("ada@example.com"));
+        assert_eq!(indexed_emails(&ctx, row.pk).await, ["ada@example.com"]);
     }
 
     #[tokio::test]
@@ -1900,7 +1966,7 @@ mod tests {
             &ctx,
             Kind::Group,
             &ListQuery {
-                include_members: false,
+                related: Vec::new(),
                 ..filtered(r#"displayName eq "SUPPORT""#)
             },
         )
@@ -1910,7 +1976,7 @@ mod tests {
             &ctx,
             Kind::Group,
             &ListQuery {
-                include_members: false,
+                related: Vec::new(),
                 sort_by: Some("displayName".to_owned()),
                 descending: true,
                 ..filtered(&format!("members.value eq \"{ada}\""))
@@ -1931,5 +1997,245 @@ mod tests {
             .collect();
         assert_eq!(names, [&json!("Support"), &json!("Sales")]);
         assert!(by_member.resources[0].get("members").is_none());
+    }
+
+    // ----- Memberships on both sides -----------------------------------------------------------
+
+    #[tokio::test]
+    async fn a_user_shows_its_groups_and_gets_a_new_version_whenever_they_change() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-user-groups").await;
+        let ctx = ctx(&test, &scope);
+        let ada = create_user(&ctx, "ada").await;
+        let alone = get(&ctx, Kind::User, &ada, true).await.unwrap();
+
+        let staff = id_of(
+            &create(
+                &ctx,
+                Kind::Group,
+                &json!({ "displayName": "Staff", "members": [{ "value": ada }] }),
+            )
+            .await
+            .unwrap(),
+        );
+        let joined = get(&ctx, Kind::User, &ada, true).await.unwrap();
+        let rename = ops(json!([{ "op": "replace", "path": "displayName", "value": "Team" }]));
+        patch(&ctx, Kind::Group, &staff, &rename, None)
+            .await
+            .unwrap();
+        let renamed = get(&ctx, Kind::User, &ada, true).await.unwrap();
+        let leave =
+            ops(json!([{ "op": "remove", "path": format!("members[value eq \"{ada}\"]") }]));
+        patch(&ctx, Kind::Group, &staff, &leave, None)
+            .await
+            .unwrap();
+        let left = get(&ctx, Kind::User, &ada, false).await.unwrap();
+
+        assert_eq!(alone.resource["groups"], json!([]));
+        assert_eq!(alone.version, "W/\"1\"");
+        assert_eq!(
+            joined.resource["groups"],
+            json!([{
+                "value": staff,
+                "display": "Staff",
+                "type": "direct",
+                "$ref": format!("{BASE}/Groups/{staff}"),
+            }])
+        );
+        assert_eq!(joined.version, "W/\"2\"");
+        assert_eq!(renamed.resource["groups"][0]["display"], "Team");
+        assert_eq!(renamed.version, "W/\"3\"");
+        assert!(left.resource.get("groups").is_none());
+        assert_eq!(left.version, "W/\"4\"");
+        assert_eq!(left.resource["meta"]["version"], "W/\"4\"");
+    }
+
+    #[tokio::test]
+    async fn a_group_gets_a_new_version_when_a_member_is_renamed_or_deleted() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-group-members-shown").await;
+        let ctx = ctx(&test, &scope);
+        let ada = create_user(&ctx, "ada").await;
+        let grace = create_user(&ctx, "grace").await;
+        let body =
+            json!({ "displayName": "Staff", "members": [{ "value": ada }, { "value": grace }] });
+        let staff = id_of(&create(&ctx, Kind::Group, &body).await.unwrap());
+        let rename = ops(json!([{ "op": "replace", "path": "displayName", "value": "Ada L" }]));
+        let family = ops(json!([{ "op": "replace", "path": "name.familyName", "value": "Byron" }]));
+
+        patch(&ctx, Kind::User, &ada, &rename, None).await.unwrap();
+        let after_rename = get(&ctx, Kind::Group, &staff, true).await.unwrap();
+        patch(&ctx, Kind::User, &ada, &family, None).await.unwrap();
+        let after_other_change = get(&ctx, Kind::Group, &staff, true).await.unwrap();
+        delete(&ctx, Kind::User, &grace, None).await.unwrap();
+        let after_delete = get(&ctx, Kind::Group, &staff, true).await.unwrap();
+
+        assert_eq!(after_rename.version, "W/\"2\"");
+        assert_eq!(after_rename.resource["members"][0]["display"], "Ada L");
+        assert_eq!(after_other_change.version, "W/\"2\"");
+        assert_eq!(after_delete.version, "W/\"3\"");
+        assert_eq!(
+            after_delete.resource["members"].as_array().unwrap().len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn users_can_be_listed_and_filtered_by_their_groups() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-filter-groups").await;
+        let ctx = ctx(&test, &scope);
+        five_users(&ctx).await;
+        let all = list(&ctx, Kind::User, &ListQuery::default()).await.unwrap();
+        let bob = all.resources[2]["id"].as_str().unwrap().to_owned();
+        let body = json!({ "displayName": "Buyers", "members": [{ "value": bob }] });
+        let buyers = id_of(&create(&ctx, Kind::Group, &body).await.unwrap());
+
+        let members = list(
+            &ctx,
+            Kind::User,
+            &filtered(&format!("groups.value eq \"{buyers}\"")),
+        )
+        .await
+        .unwrap();
+        let without = list(
+            &ctx,
+            Kind::User,
+            &ListQuery {
+                related: Vec::new(),
+                ..filtered(r#"groups[display eq "buyers"]"#)
+            },
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(user_names(&members), ["bob"]);
+        assert_eq!(members.resources[0]["groups"][0]["value"], json!(buyers));
+        assert_eq!(user_names(&without), ["bob"]);
+        assert!(without.resources[0].get("groups").is_none());
+    }
+
+    // ----- Emails and deep pages -------------------------------------------------------------
+
+    #[tokio::test]
+    async fn a_user_is_found_by_any_of_its_addresses_until_one_is_removed() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-emails").await;
+        let ctx = ctx(&test, &scope);
+        five_users(&ctx).await;
+        let body = json!({
+            "userName": "zoe",
+            "emails": [
+                { "value": "zoe@work.example", "type": "work", "primary": true },
+                { "value": "Zoe@Home.example", "type": "home" },
+            ],
+        });
+        let zoe = id_of(&create(&ctx, Kind::User, &body).await.unwrap());
+
+        let found = |filter: &'static str| {
+            let query = filtered(filter);
+            async move { user_names(&list(&ctx, Kind::User, &query).await.unwrap()).join(",") }
+        };
+
+        assert_eq!(found(r#"emails.value eq "zoe@HOME.example""#).await, "zoe");
+        assert_eq!(
+            found(r#"emails[type eq "home"].value eq "zoe@home.example""#).await,
+            "zoe"
+        );
+        assert_eq!(
+            found(r#"emails[type eq "work"].value eq "zoe@home.example""#).await,
+            ""
+        );
+
+        let drop_home = ops(json!([{ "op": "remove", "path": "emails[type eq \"home\"]" }]));
+        patch(&ctx, Kind::User, &zoe, &drop_home, None)
+            .await
+            .unwrap();
+        let gone = list(
+            &ctx,
+            Kind::User,
+            &filtered(r#"emails.value eq "zoe@home.example""#),
+        )
+        .await
+        .unwrap();
+
+        assert_eq!(gone.total_results, 0);
+        let row = user_model(&ctx, &zoe).await;
+        assert_eq!(indexed_emails(&ctx, row.pk).await, ["zoe@work.example"]);
+    }
+
+    #[tokio::test]
+    async fn pages_at_any_depth_follow_creation_order_as_users_come_and_go() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-deep-pages").await;
+        let ctx = ctx(&test, &scope);
+        let block = usize::try_from(migrations::LIST_BLOCK_SIZE).unwrap();
+        let mut expected = Vec::new();
+        for n in 0..block + 100 {
+            let name = format!("user{n:04}");
+            let id = create_user(&ctx, &name).await;
+            if n % 7 == 3 || (block - 5..block + 5).contains(&n) {
+                delete(&ctx, Kind::User, &id, None).await.unwrap();
+            } else {
+                expected.push(name);
+            }
+        }
+        create_user(&ctx, "latest").await;
+        expected.push("latest".to_owned());
+
+        for start in [
+            1,
+            400,
+            block - 60,
+            block - 1,
+            expected.len() - 3,
+            expected.len() + 1,
+        ] {
+            let query = ListQuery {
+                start_index: i64::try_from(start).unwrap(),
+                count: Some(50),
+                ..ListQuery::default()
+            };
+            let page = list(&ctx, Kind::User, &query).await.unwrap();
+
+            let wanted: Vec<&str> = expected
+                .iter()
+                .skip(start - 1)
+                .take(50)
+                .map(String::as_str)
+                .collect();
+            assert_eq!(user_names(&page), wanted, "page at startIndex={start}");
+            assert_eq!(page.total_results, u64::try_from(expected.len()).unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_root_search_pages_through_users_then_groups() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-root-search").await;
+        let ctx = ctx(&test, &scope);
+        five_users(&ctx).await;
+        for name in ["Sales", "Support"] {
+            create(&ctx, Kind::Group, &json!({ "displayName": name }))
+                .await
+                .unwrap();
+        }
+        let query = ListQuery {
+            start_index: 5,
+            count: Some(2),
+            ..ListQuery::default()
+        };
+
+        let page = list_all(&ctx, &query).await.unwrap();
+        let by_name = list_all(&ctx, &filtered(r#"displayName eq "Support""#))
+            .await
+            .unwrap();
+
+        assert_eq!(page.total_results, 7);
+        assert_eq!(page.resources[0]["userName"], "dave");
+        assert_eq!(page.resources[1]["displayName"], "Sales");
+        assert_eq!(page.resources.len(), 2);
+        assert_eq!(by_name.total_results, 1);
+        assert_eq!(by_name.resources[0]["meta"]["resourceType"], "Group");
     }
 }

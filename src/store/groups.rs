@@ -1,20 +1,18 @@
-//! Tenant-scoped queries on `scim_groups` and `scim_group_members`. Every function takes the
-//! shop's id and filters by it.
+//! Tenant-scoped writes and list keys of `scim_groups`, and group membership
+//! (`scim_group_members`); what groups share with users is in [`crate::store::resources`].
 //!
 //! Membership is a set of (group, user) internal keys; the group's JSON never holds
-//! `members`.
+//! `members` and the user's never holds `groups`: both are read from here.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
-};
+use sea_orm::sea_query::SimpleExpr;
+use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Set};
 
-use crate::store::entity::{scim_group, scim_group_member};
-use crate::store::{Result, Selection, UniqueIndex, on_unique, users};
+use crate::store::entity::{scim_group, scim_group_member, scim_user};
+use crate::store::resources::{self, IN_CHUNK, ResourceTable, Row};
+use crate::store::{Result, UniqueIndex};
 use crate::types::ShopId;
 
 /// Unique index on (shop, lowercased `displayName`).
@@ -22,20 +20,6 @@ pub const DISPLAY_NAME_INDEX: &str = "uq_scim_groups_shop_display_name";
 
 /// Unique index on (shop, SCIM id).
 pub const ID_INDEX: &str = "uq_scim_groups_shop_id";
-
-const UNIQUE_INDEXES: &[UniqueIndex] = &[
-    UniqueIndex {
-        name: DISPLAY_NAME_INDEX,
-        sqlite_columns: "scim_groups.shop_id, scim_groups.display_name_ci",
-    },
-    UniqueIndex {
-        name: ID_INDEX,
-        sqlite_columns: "scim_groups.shop_id, scim_groups.id",
-    },
-];
-
-/// Largest number of bound values sent in one `IN (...)` list.
-const IN_CHUNK: usize = 500;
 
 /// What is written for a group: its canonical JSON (without `members`) and derived columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,17 +43,67 @@ pub enum Key {
     ExternalId(String),
 }
 
-/// One member of a group, with what a response shows of the user.
+impl ResourceTable for scim_group::Entity {
+    const RESOURCE_TYPE: &'static str = "Group";
+    const SHOP_ID: scim_group::Column = scim_group::Column::ShopId;
+    const ID: scim_group::Column = scim_group::Column::Id;
+    const PK: scim_group::Column = scim_group::Column::Pk;
+    const SEQ: scim_group::Column = scim_group::Column::Seq;
+    const VERSION: scim_group::Column = scim_group::Column::Version;
+    const UPDATED_AT: scim_group::Column = scim_group::Column::UpdatedAt;
+    const MEMBERSHIP: scim_group_member::Column = scim_group_member::Column::GroupPk;
+    const UNIQUE_INDEXES: &'static [UniqueIndex] = &[
+        UniqueIndex {
+            name: DISPLAY_NAME_INDEX,
+            sqlite_columns: "scim_groups.shop_id, scim_groups.display_name_ci",
+        },
+        UniqueIndex {
+            name: ID_INDEX,
+            sqlite_columns: "scim_groups.shop_id, scim_groups.id",
+        },
+    ];
+
+    type Key = Key;
+
+    fn key_condition(_shop_id: ShopId, key: &Key) -> SimpleExpr {
+        match key {
+            Key::Id(id) => scim_group::Column::Id.eq(id.as_str()),
+            Key::DisplayName(name) => scim_group::Column::DisplayNameCi.eq(name.to_lowercase()),
+            Key::ExternalId(id) => scim_group::Column::ExternalId.eq(id.as_str()),
+        }
+    }
+
+    fn into_row(model: scim_group::Model) -> Row {
+        Row {
+            pk: model.pk,
+            id: model.id,
+            seq: model.seq,
+            display_name: Some(model.display_name),
+            resource: model.resource,
+            version: model.version,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+/// Which side of memberships a lookup starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Groups, to list their members.
+    Groups,
+    /// Users, to list their groups.
+    Users,
+}
+
+/// One membership seen from one side: `owner_pk` is on the side asked about, `other` the
+/// resource on the other side.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// The group's internal key.
-    pub group_pk: i64,
-    /// The user's internal key.
-    pub user_pk: i64,
-    /// The user's SCIM id.
-    pub user_id: String,
-    /// The user's `displayName`.
-    pub display_name: Option<String>,
+pub struct Related {
+    /// The internal key of the group (for [`Side::Groups`]) or user (for [`Side::Users`]).
+    pub owner_pk: i64,
+    /// The user who is a member, or the group the user belongs to.
+    pub other: Row,
 }
 
 /// Inserts a group with version 1.
@@ -79,10 +113,11 @@ pub async fn insert<C: ConnectionTrait>(
     id: &str,
     fields: &GroupFields,
     now: DateTime<Utc>,
-) -> Result<scim_group::Model> {
-    scim_group::ActiveModel {
+) -> Result<Row> {
+    resources::insert::<scim_group::Entity, C>(conn, shop_id, |seq| scim_group::ActiveModel {
         shop_id: Set(shop_id),
         id: Set(id.to_owned()),
+        seq: Set(seq),
         display_name: Set(fields.display_name.clone()),
         display_name_ci: Set(fields.display_name.to_lowercase()),
         external_id: Set(fields.external_id.clone()),
@@ -91,56 +126,8 @@ pub async fn insert<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    }
-    .insert(conn)
+    })
     .await
-    .map_err(|error| on_unique(error, UNIQUE_INDEXES))
-}
-
-/// Finds a group of the shop by SCIM id.
-pub async fn find<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    id: &str,
-) -> Result<Option<scim_group::Model>> {
-    Ok(scim_group::Entity::find()
-        .filter(scim_group::Column::ShopId.eq(shop_id))
-        .filter(scim_group::Column::Id.eq(id))
-        .one(conn)
-        .await?)
-}
-
-/// Finds a group of the shop by SCIM id and, on PostgreSQL, locks its row until the
-/// transaction ends.
-pub async fn find_for_update<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    id: &str,
-) -> Result<Option<scim_group::Model>> {
-    Ok(scim_group::Entity::find()
-        .filter(scim_group::Column::ShopId.eq(shop_id))
-        .filter(scim_group::Column::Id.eq(id))
-        .lock_exclusive()
-        .one(conn)
-        .await?)
-}
-
-/// The SCIM ids among `ids` that name groups of the shop.
-pub async fn existing_ids<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    ids: &[String],
-) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let rows = scim_group::Entity::find()
-            .filter(scim_group::Column::ShopId.eq(shop_id))
-            .filter(scim_group::Column::Id.is_in(chunk.iter().cloned()))
-            .all(conn)
-            .await?;
-        found.extend(rows.into_iter().map(|row| row.id));
-    }
-    Ok(found)
 }
 
 /// Rewrites a group's fields, stamping `version` and `updated_at`.
@@ -152,86 +139,72 @@ pub async fn update<C: ConnectionTrait>(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    scim_group::Entity::update_many()
-        .col_expr(
+    let columns = vec![
+        (
             scim_group::Column::DisplayName,
-            Expr::value(fields.display_name.clone()),
-        )
-        .col_expr(
+            fields.display_name.clone().into(),
+        ),
+        (
             scim_group::Column::DisplayNameCi,
-            Expr::value(fields.display_name.to_lowercase()),
-        )
-        .col_expr(
+            fields.display_name.to_lowercase().into(),
+        ),
+        (
             scim_group::Column::ExternalId,
-            Expr::value(fields.external_id.clone()),
-        )
-        .col_expr(
-            scim_group::Column::Resource,
-            Expr::value(fields.resource.clone()),
-        )
-        .col_expr(scim_group::Column::Version, Expr::value(version))
-        .col_expr(scim_group::Column::UpdatedAt, Expr::value(now))
-        .filter(scim_group::Column::ShopId.eq(shop_id))
-        .filter(scim_group::Column::Pk.eq(pk))
-        .exec(conn)
-        .await
-        .map_err(|error| on_unique(error, UNIQUE_INDEXES))?;
-    Ok(())
+            fields.external_id.clone().into(),
+        ),
+        (scim_group::Column::Resource, fields.resource.clone().into()),
+    ];
+    resources::update::<scim_group::Entity, C>(conn, shop_id, pk, columns, version, now).await
 }
 
-/// Deletes a group and its memberships.
-pub async fn delete<C: ConnectionTrait>(conn: &C, shop_id: ShopId, pk: i64) -> Result<()> {
-    scim_group_member::Entity::delete_many()
-        .filter(scim_group_member::Column::ShopId.eq(shop_id))
-        .filter(scim_group_member::Column::GroupPk.eq(pk))
-        .exec(conn)
-        .await?;
-    scim_group::Entity::delete_many()
-        .filter(scim_group::Column::ShopId.eq(shop_id))
-        .filter(scim_group::Column::Pk.eq(pk))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// The members of these groups, ordered by group and then user key.
-pub async fn members<C: ConnectionTrait>(
+/// The memberships of these groups or users, ordered by owner and then by the other side's
+/// list position.
+pub async fn related<C: ConnectionTrait>(
     conn: &C,
     shop_id: ShopId,
-    group_pks: &[i64],
-) -> Result<Vec<Member>> {
+    side: Side,
+    owner_pks: &[i64],
+) -> Result<Vec<Related>> {
+    let owner_column = match side {
+        Side::Groups => scim_group_member::Column::GroupPk,
+        Side::Users => scim_group_member::Column::UserPk,
+    };
+    let pair = |m: &scim_group_member::Model| match side {
+        Side::Groups => (m.group_pk, m.user_pk),
+        Side::Users => (m.user_pk, m.group_pk),
+    };
     let mut pairs = Vec::new();
-    for chunk in group_pks.chunks(IN_CHUNK) {
+    for chunk in owner_pks.chunks(IN_CHUNK) {
         let rows = scim_group_member::Entity::find()
             .filter(scim_group_member::Column::ShopId.eq(shop_id))
-            .filter(scim_group_member::Column::GroupPk.is_in(chunk.iter().copied()))
+            .filter(owner_column.is_in(chunk.iter().copied()))
             .all(conn)
             .await?;
-        pairs.extend(rows.into_iter().map(|row| (row.group_pk, row.user_pk)));
+        pairs.extend(rows.iter().map(pair));
     }
-    pairs.sort_unstable();
 
-    let mut user_pks: Vec<i64> = pairs.iter().map(|(_, user_pk)| *user_pk).collect();
-    user_pks.sort_unstable();
-    user_pks.dedup();
-    let users: HashMap<i64, _> = users::find_by_pks(conn, shop_id, &user_pks)
-        .await?
-        .into_iter()
-        .map(|user| (user.pk, user))
-        .collect();
+    let mut other_pks: Vec<i64> = pairs.iter().map(|(_, other)| *other).collect();
+    other_pks.sort_unstable();
+    other_pks.dedup();
+    let others = match side {
+        Side::Groups => {
+            resources::find_by_pks::<scim_user::Entity, C>(conn, shop_id, &other_pks).await?
+        }
+        Side::Users => {
+            resources::find_by_pks::<scim_group::Entity, C>(conn, shop_id, &other_pks).await?
+        }
+    };
+    let others: HashMap<i64, Row> = others.into_iter().map(|row| (row.pk, row)).collect();
 
-    Ok(pairs
+    let mut related: Vec<Related> = pairs
         .into_iter()
-        .filter_map(|(group_pk, user_pk)| {
-            let user = users.get(&user_pk)?;
-            Some(Member {
-                group_pk,
-                user_pk,
-                user_id: user.id.clone(),
-                display_name: user.display_name.clone(),
-            })
+        .filter_map(|(owner_pk, other_pk)| {
+            let other = others.get(&other_pk)?.clone();
+            Some(Related { owner_pk, other })
         })
-        .collect())
+        .collect();
+    related.sort_by_key(|entry| (entry.owner_pk, entry.other.seq));
+    Ok(related)
 }
 
 /// Adds users to a group; the caller passes only users that are not members yet.
@@ -272,62 +245,4 @@ pub async fn remove_members<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
-}
-
-/// How many groups of the shop the selection holds.
-pub async fn count<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    selection: &Selection<Key>,
-) -> Result<u64> {
-    let Some(condition) = condition(shop_id, selection) else {
-        return Ok(0);
-    };
-    Ok(scim_group::Entity::find()
-        .filter(condition)
-        .count(conn)
-        .await?)
-}
-
-/// Up to `limit` groups of the selection after skipping `offset`, in key order.
-pub async fn page<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    selection: &Selection<Key>,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<scim_group::Model>> {
-    let Some(condition) = condition(shop_id, selection) else {
-        return Ok(Vec::new());
-    };
-    Ok(scim_group::Entity::find()
-        .filter(condition)
-        .order_by_asc(scim_group::Column::Pk)
-        .offset(offset)
-        .limit(limit)
-        .all(conn)
-        .await?)
-}
-
-/// The SQL condition of a selection within the shop; `None` when it matches nothing.
-fn condition(shop_id: ShopId, selection: &Selection<Key>) -> Option<Condition> {
-    let shop = Condition::all().add(scim_group::Column::ShopId.eq(shop_id));
-    match selection {
-        Selection::All => Some(shop),
-        Selection::AnyOf(alternatives) if alternatives.is_empty() => None,
-        Selection::AnyOf(alternatives) => {
-            let any = alternatives.iter().fold(Condition::any(), |any, keys| {
-                any.add(keys.iter().fold(Condition::all(), |all, key| {
-                    all.add(match key {
-                        Key::Id(id) => scim_group::Column::Id.eq(id.as_str()),
-                        Key::DisplayName(name) => {
-                            scim_group::Column::DisplayNameCi.eq(name.to_lowercase())
-                        }
-                        Key::ExternalId(id) => scim_group::Column::ExternalId.eq(id.as_str()),
-                    })
-                }))
-            });
-            Some(shop.add(any))
-        }
-    }
 }

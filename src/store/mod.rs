@@ -7,13 +7,16 @@
 pub mod entity;
 pub mod groups;
 pub mod outbox;
+pub mod resources;
 pub mod shops;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tokens;
 pub mod users;
 
+use std::ops::Deref;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
@@ -23,6 +26,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 use secrecy::ExposeSecret;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::config::DatabaseSettings;
 
@@ -99,6 +103,34 @@ impl Backend {
 pub struct Database {
     conn: DatabaseConnection,
     backend: Backend,
+    /// SQLite only: held by the one write transaction of this process that may run. Writers
+    /// queue here in arrival order instead of polling SQLite's lock with the busy handler,
+    /// whose sleeps of up to 100 ms made a queue of a few writers take hundreds.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A transaction that may write; on SQLite it also holds this process's write turn until it
+/// commits or is dropped (rolled back).
+#[derive(Debug)]
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits the transaction and gives up the write turn.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
 }
 
 /// What the readiness probe found.
@@ -147,7 +179,12 @@ impl Database {
 
         let conn = sea_orm::Database::connect(options).await?;
         tracing::debug!(db.backend = backend.name(), "database pool opened");
-        Ok(Self { conn, backend })
+        let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self {
+            conn,
+            backend,
+            write_gate,
+        })
     }
 
     /// The sea-orm connection, for queries in this module's submodules.
@@ -160,16 +197,22 @@ impl Database {
         self.backend
     }
 
-    /// Starts a transaction meant to write. On SQLite it begins `IMMEDIATE`, taking the write
-    /// lock up front, so a read-then-write cannot fail half-way on a lock upgrade; PostgreSQL
-    /// uses its defaults (read committed).
-    pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
+    /// Starts a transaction meant to write. On SQLite it first waits for this process's write
+    /// turn, then begins `IMMEDIATE`, taking the database's write lock up front so that a
+    /// read-then-write cannot fail half-way on a lock upgrade; PostgreSQL uses its defaults
+    /// (read committed).
+    pub async fn begin_write(&self) -> Result<WriteTxn> {
+        let turn = match &self.write_gate {
+            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
+            None => None,
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: (self.backend == Backend::Sqlite)
                 .then_some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.conn.begin_with_options(options).await?)
+        let txn = self.conn.begin_with_options(options).await?;
+        Ok(WriteTxn { txn, _turn: turn })
     }
 
     /// Applies every pending migration; returns how many ran.
@@ -240,7 +283,7 @@ pub enum Selection<K> {
 
 /// A named unique index, recognisable in a violation reported by either backend.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct UniqueIndex {
+pub struct UniqueIndex {
     /// The index name, as PostgreSQL reports it.
     pub name: &'static str,
     /// The indexed columns as SQLite lists them: `table.col, table.col`.

@@ -1,19 +1,17 @@
-//! Tenant-scoped queries on `scim_users`. Every function takes the shop's id and filters by
-//! it; rows are addressed by SCIM id or internal key only together with that shop id.
+//! Tenant-scoped writes and list keys of `scim_users` and its address index
+//! `scim_user_emails`; what users share with groups is in [`crate::store::resources`].
 //!
 //! The SCIM layer derives the indexed columns ([`UserFields`]) from a canonical resource;
 //! this module owns how they are stored, e.g. that `user_name_ci` is the lowercased
-//! `userName`.
+//! `userName` and that every address is indexed lowercased.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
-use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
-};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, Query, SimpleExpr};
+use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Set};
 
-use crate::store::entity::{scim_group_member, scim_user};
-use crate::store::{Result, Selection, UniqueIndex, on_unique};
+use crate::store::entity::{scim_group_member, scim_user, scim_user_email};
+use crate::store::resources::{self, IN_CHUNK, ResourceTable, Row};
+use crate::store::{Result, UniqueIndex};
 use crate::types::ShopId;
 
 /// Unique index on (shop, lowercased `userName`).
@@ -22,20 +20,6 @@ pub const USER_NAME_INDEX: &str = "uq_scim_users_shop_user_name";
 /// Unique index on (shop, SCIM id).
 pub const ID_INDEX: &str = "uq_scim_users_shop_id";
 
-const UNIQUE_INDEXES: &[UniqueIndex] = &[
-    UniqueIndex {
-        name: USER_NAME_INDEX,
-        sqlite_columns: "scim_users.shop_id, scim_users.user_name_ci",
-    },
-    UniqueIndex {
-        name: ID_INDEX,
-        sqlite_columns: "scim_users.shop_id, scim_users.id",
-    },
-];
-
-/// Largest number of bound values sent in one `IN (...)` list.
-const IN_CHUNK: usize = 500;
-
 /// What is written for a user: its canonical JSON and the columns derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserFields {
@@ -43,8 +27,8 @@ pub struct UserFields {
     pub user_name: String,
     /// `externalId`.
     pub external_id: Option<String>,
-    /// The primary (else first) email, any case.
-    pub primary_email: Option<String>,
+    /// Every `emails[].value`, any case.
+    pub emails: Vec<String>,
     /// `displayName`.
     pub display_name: Option<String>,
     /// `active`.
@@ -62,71 +46,101 @@ pub enum Key {
     UserName(String),
     /// `externalId`, case-exact.
     ExternalId(String),
-    /// The indexed (primary, else first) email, compared case-insensitively.
-    PrimaryEmail(String),
+    /// Any of the user's email addresses, compared case-insensitively.
+    Email(String),
     /// `displayName` whose SQL `LOWER` equals this already-lowercased ASCII text.
     DisplayNameAsciiLower(String),
     /// `active`.
     Active(bool),
 }
 
-/// Inserts a user with version 1.
+impl ResourceTable for scim_user::Entity {
+    const RESOURCE_TYPE: &'static str = "User";
+    const SHOP_ID: scim_user::Column = scim_user::Column::ShopId;
+    const ID: scim_user::Column = scim_user::Column::Id;
+    const PK: scim_user::Column = scim_user::Column::Pk;
+    const SEQ: scim_user::Column = scim_user::Column::Seq;
+    const VERSION: scim_user::Column = scim_user::Column::Version;
+    const UPDATED_AT: scim_user::Column = scim_user::Column::UpdatedAt;
+    const MEMBERSHIP: scim_group_member::Column = scim_group_member::Column::UserPk;
+    const UNIQUE_INDEXES: &'static [UniqueIndex] = &[
+        UniqueIndex {
+            name: USER_NAME_INDEX,
+            sqlite_columns: "scim_users.shop_id, scim_users.user_name_ci",
+        },
+        UniqueIndex {
+            name: ID_INDEX,
+            sqlite_columns: "scim_users.shop_id, scim_users.id",
+        },
+    ];
+
+    type Key = Key;
+
+    fn key_condition(shop_id: ShopId, key: &Key) -> SimpleExpr {
+        match key {
+            Key::Id(id) => scim_user::Column::Id.eq(id.as_str()),
+            Key::UserName(name) => scim_user::Column::UserNameCi.eq(name.to_lowercase()),
+            Key::ExternalId(id) => scim_user::Column::ExternalId.eq(id.as_str()),
+            Key::Email(email) => scim_user::Column::Pk.in_subquery(
+                Query::select()
+                    .column(scim_user_email::Column::UserPk)
+                    .from(scim_user_email::Entity)
+                    .and_where(scim_user_email::Column::ShopId.eq(shop_id))
+                    .and_where(scim_user_email::Column::ValueCi.eq(email.to_lowercase()))
+                    .to_owned(),
+            ),
+            Key::DisplayNameAsciiLower(text) => {
+                Expr::expr(Func::lower(Expr::col(scim_user::Column::DisplayName))).eq(text.as_str())
+            }
+            Key::Active(active) => scim_user::Column::Active.eq(*active),
+        }
+    }
+
+    fn into_row(model: scim_user::Model) -> Row {
+        Row {
+            pk: model.pk,
+            id: model.id,
+            seq: model.seq,
+            display_name: model.display_name,
+            resource: model.resource,
+            version: model.version,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+/// Inserts a user with version 1 and indexes its addresses.
 pub async fn insert<C: ConnectionTrait>(
     conn: &C,
     shop_id: ShopId,
     id: &str,
     fields: &UserFields,
     now: DateTime<Utc>,
-) -> Result<scim_user::Model> {
-    scim_user::ActiveModel {
-        shop_id: Set(shop_id),
-        id: Set(id.to_owned()),
-        user_name: Set(fields.user_name.clone()),
-        user_name_ci: Set(fields.user_name.to_lowercase()),
-        external_id: Set(fields.external_id.clone()),
-        primary_email_ci: Set(fields.primary_email.as_deref().map(str::to_lowercase)),
-        display_name: Set(fields.display_name.clone()),
-        active: Set(fields.active),
-        resource: Set(fields.resource.clone()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await
-    .map_err(|error| on_unique(error, UNIQUE_INDEXES))
+) -> Result<Row> {
+    let row =
+        resources::insert::<scim_user::Entity, C>(conn, shop_id, |seq| scim_user::ActiveModel {
+            shop_id: Set(shop_id),
+            id: Set(id.to_owned()),
+            seq: Set(seq),
+            user_name: Set(fields.user_name.clone()),
+            user_name_ci: Set(fields.user_name.to_lowercase()),
+            external_id: Set(fields.external_id.clone()),
+            display_name: Set(fields.display_name.clone()),
+            active: Set(fields.active),
+            resource: Set(fields.resource.clone()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .await?;
+
+    index_emails(conn, shop_id, row.pk, &fields.emails).await?;
+    Ok(row)
 }
 
-/// Finds a user of the shop by SCIM id.
-pub async fn find<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    id: &str,
-) -> Result<Option<scim_user::Model>> {
-    Ok(scim_user::Entity::find()
-        .filter(scim_user::Column::ShopId.eq(shop_id))
-        .filter(scim_user::Column::Id.eq(id))
-        .one(conn)
-        .await?)
-}
-
-/// Finds a user of the shop by SCIM id and, on PostgreSQL, locks its row until the
-/// transaction ends (SQLite write transactions already hold the database lock).
-pub async fn find_for_update<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    id: &str,
-) -> Result<Option<scim_user::Model>> {
-    Ok(scim_user::Entity::find()
-        .filter(scim_user::Column::ShopId.eq(shop_id))
-        .filter(scim_user::Column::Id.eq(id))
-        .lock_exclusive()
-        .one(conn)
-        .await?)
-}
-
-/// Rewrites a user's fields, stamping `version` and `updated_at`.
+/// Rewrites a user's fields and addresses, stamping `version` and `updated_at`.
 pub async fn update<C: ConnectionTrait>(
     conn: &C,
     shop_id: ShopId,
@@ -135,156 +149,53 @@ pub async fn update<C: ConnectionTrait>(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    scim_user::Entity::update_many()
-        .col_expr(
-            scim_user::Column::UserName,
-            Expr::value(fields.user_name.clone()),
-        )
-        .col_expr(
+    let columns = vec![
+        (scim_user::Column::UserName, fields.user_name.clone().into()),
+        (
             scim_user::Column::UserNameCi,
-            Expr::value(fields.user_name.to_lowercase()),
-        )
-        .col_expr(
+            fields.user_name.to_lowercase().into(),
+        ),
+        (
             scim_user::Column::ExternalId,
-            Expr::value(fields.external_id.clone()),
-        )
-        .col_expr(
-            scim_user::Column::PrimaryEmailCi,
-            Expr::value(fields.primary_email.as_deref().map(str::to_lowercase)),
-        )
-        .col_expr(
+            fields.external_id.clone().into(),
+        ),
+        (
             scim_user::Column::DisplayName,
-            Expr::value(fields.display_name.clone()),
-        )
-        .col_expr(scim_user::Column::Active, Expr::value(fields.active))
-        .col_expr(
-            scim_user::Column::Resource,
-            Expr::value(fields.resource.clone()),
-        )
-        .col_expr(scim_user::Column::Version, Expr::value(version))
-        .col_expr(scim_user::Column::UpdatedAt, Expr::value(now))
-        .filter(scim_user::Column::ShopId.eq(shop_id))
-        .filter(scim_user::Column::Pk.eq(pk))
-        .exec(conn)
-        .await
-        .map_err(|error| on_unique(error, UNIQUE_INDEXES))?;
-    Ok(())
-}
+            fields.display_name.clone().into(),
+        ),
+        (scim_user::Column::Active, fields.active.into()),
+        (scim_user::Column::Resource, fields.resource.clone().into()),
+    ];
+    resources::update::<scim_user::Entity, C>(conn, shop_id, pk, columns, version, now).await?;
 
-/// Deletes a user and its group memberships.
-pub async fn delete<C: ConnectionTrait>(conn: &C, shop_id: ShopId, pk: i64) -> Result<()> {
-    scim_group_member::Entity::delete_many()
-        .filter(scim_group_member::Column::ShopId.eq(shop_id))
-        .filter(scim_group_member::Column::UserPk.eq(pk))
+    scim_user_email::Entity::delete_many()
+        .filter(scim_user_email::Column::ShopId.eq(shop_id))
+        .filter(scim_user_email::Column::UserPk.eq(pk))
         .exec(conn)
         .await?;
-    scim_user::Entity::delete_many()
-        .filter(scim_user::Column::ShopId.eq(shop_id))
-        .filter(scim_user::Column::Pk.eq(pk))
-        .exec(conn)
-        .await?;
+    index_emails(conn, shop_id, pk, &fields.emails).await
+}
+
+/// Records a user's addresses, lowercased, each once.
+async fn index_emails<C: ConnectionTrait>(
+    conn: &C,
+    shop_id: ShopId,
+    pk: i64,
+    emails: &[String],
+) -> Result<()> {
+    let mut lowered: Vec<String> = emails.iter().map(|email| email.to_lowercase()).collect();
+    lowered.sort_unstable();
+    lowered.dedup();
+
+    for chunk in lowered.chunks(IN_CHUNK) {
+        let rows = chunk.iter().map(|value| scim_user_email::ActiveModel {
+            shop_id: Set(shop_id),
+            user_pk: Set(pk),
+            value_ci: Set(value.clone()),
+        });
+        scim_user_email::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
-}
-
-/// The users of the shop with these SCIM ids; unknown ids are left out.
-pub async fn find_by_ids<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    ids: &[String],
-) -> Result<Vec<scim_user::Model>> {
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
-        let rows = scim_user::Entity::find()
-            .filter(scim_user::Column::ShopId.eq(shop_id))
-            .filter(scim_user::Column::Id.is_in(chunk.iter().cloned()))
-            .all(conn)
-            .await?;
-        found.extend(rows);
-    }
-    Ok(found)
-}
-
-/// The users of the shop with these internal keys; unknown keys are left out.
-pub async fn find_by_pks<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    pks: &[i64],
-) -> Result<Vec<scim_user::Model>> {
-    let mut found = Vec::with_capacity(pks.len());
-    for chunk in pks.chunks(IN_CHUNK) {
-        let rows = scim_user::Entity::find()
-            .filter(scim_user::Column::ShopId.eq(shop_id))
-            .filter(scim_user::Column::Pk.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?;
-        found.extend(rows);
-    }
-    Ok(found)
-}
-
-/// How many users of the shop the selection holds.
-pub async fn count<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    selection: &Selection<Key>,
-) -> Result<u64> {
-    let Some(condition) = condition(shop_id, selection) else {
-        return Ok(0);
-    };
-    Ok(scim_user::Entity::find()
-        .filter(condition)
-        .count(conn)
-        .await?)
-}
-
-/// Up to `limit` users of the selection after skipping `offset`, in key order.
-pub async fn page<C: ConnectionTrait>(
-    conn: &C,
-    shop_id: ShopId,
-    selection: &Selection<Key>,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<scim_user::Model>> {
-    let Some(condition) = condition(shop_id, selection) else {
-        return Ok(Vec::new());
-    };
-    Ok(scim_user::Entity::find()
-        .filter(condition)
-        .order_by_asc(scim_user::Column::Pk)
-        .offset(offset)
-        .limit(limit)
-        .all(conn)
-        .await?)
-}
-
-/// The SQL condition of a selection within the shop; `None` when it matches nothing.
-fn condition(shop_id: ShopId, selection: &Selection<Key>) -> Option<Condition> {
-    let shop = Condition::all().add(scim_user::Column::ShopId.eq(shop_id));
-    match selection {
-        Selection::All => Some(shop),
-        Selection::AnyOf(alternatives) if alternatives.is_empty() => None,
-        Selection::AnyOf(alternatives) => {
-            let any = alternatives.iter().fold(Condition::any(), |any, keys| {
-                any.add(
-                    keys.iter()
-                        .fold(Condition::all(), |all, key| all.add(key_expr(key))),
-                )
-            });
-            Some(shop.add(any))
-        }
-    }
-}
-
-fn key_expr(key: &Key) -> Condition {
-    let expr = match key {
-        Key::Id(id) => scim_user::Column::Id.eq(id.as_str()),
-        Key::UserName(name) => scim_user::Column::UserNameCi.eq(name.to_lowercase()),
-        Key::ExternalId(id) => scim_user::Column::ExternalId.eq(id.as_str()),
-        Key::PrimaryEmail(email) => scim_user::Column::PrimaryEmailCi.eq(email.to_lowercase()),
-        Key::DisplayNameAsciiLower(text) => {
-            Expr::expr(Func::lower(Expr::col(scim_user::Column::DisplayName))).eq(text.as_str())
-        }
-        Key::Active(active) => scim_user::Column::Active.eq(*active),
-    };
-    Condition::all().add(expr)
 }

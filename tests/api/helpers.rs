@@ -349,6 +349,32 @@ impl TestApp {
             )
             .bearer_auth(&tenant.token)
     }
+
+    /// Sends a SCIM request with an optional JSON body; answers the status and the parsed
+    /// body (`null` when empty).
+    pub async fn send_scim(
+        &self,
+        method: reqwest::Method,
+        tenant: &TestTenant,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self.scim(method, tenant, path);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json; charset=utf-8")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("sending a SCIM request");
+        let status = response.status();
+        let text = response.text().await.expect("reading a SCIM response");
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("a JSON response body")
+        };
+        (status, body)
+    }
 }
 
 /// An ongoing database outage; [`Outage::end`] restores service.

@@ -4,35 +4,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestTenant, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    tenant: &TestTenant,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.scim(method, tenant, path);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/scim+json; charset=utf-8")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap()
-    };
-    (status, body)
-}
 
 fn okta_user(user_name: &str) -> Value {
     json!({
@@ -73,7 +49,7 @@ async fn okta_provisioning_sequence_creates_finds_updates_and_deactivates_a_user
     let lookup =
         "/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100";
 
-    let (missing_status, missing) = send(&app, Method::GET, &okta, lookup, None).await;
+    let (missing_status, missing) = app.send_scim(Method::GET, &okta, lookup, None).await;
     let created = app
         .scim(Method::POST, &okta, "/Users")
         .json(&okta_user("test.user@okta.local"))
@@ -84,36 +60,33 @@ async fn okta_provisioning_sequence_creates_finds_updates_and_deactivates_a_user
     let created_status = created.status();
     let user: Value = created.json().await.unwrap();
     let id = user["id"].as_str().unwrap().to_owned();
-    let (duplicate_status, duplicate) = send(
-        &app,
-        Method::POST,
-        &okta,
-        "/Users",
-        Some(okta_user("TEST.USER@okta.local")),
-    )
-    .await;
+    let (duplicate_status, duplicate) = app
+        .send_scim(
+            Method::POST,
+            &okta,
+            "/Users",
+            Some(okta_user("TEST.USER@okta.local")),
+        )
+        .await;
     let upper = "/Users?filter=userName%20eq%20%22TEST.USER%40OKTA.LOCAL%22";
-    let (_, found) = send(&app, Method::GET, &okta, upper, None).await;
+    let (_, found) = app.send_scim(Method::GET, &okta, upper, None).await;
     let mut full = user.clone();
     full["name"]["familyName"] = json!("Renamed");
-    let (put_status, replaced) = send(
-        &app,
-        Method::PUT,
-        &okta,
-        &format!("/Users/{id}"),
-        Some(full),
-    )
-    .await;
+    let (put_status, replaced) = app
+        .send_scim(Method::PUT, &okta, &format!("/Users/{id}"), Some(full))
+        .await;
     let deactivate = patch(json!([{ "op": "replace", "value": { "active": false } }]));
-    let (patch_status, patched) = send(
-        &app,
-        Method::PATCH,
-        &okta,
-        &format!("/Users/{id}"),
-        Some(deactivate),
-    )
-    .await;
-    let (get_status, fetched) = send(&app, Method::GET, &okta, &format!("/Users/{id}"), None).await;
+    let (patch_status, patched) = app
+        .send_scim(
+            Method::PATCH,
+            &okta,
+            &format!("/Users/{id}"),
+            Some(deactivate),
+        )
+        .await;
+    let (get_status, fetched) = app
+        .send_scim(Method::GET, &okta, &format!("/Users/{id}"), None)
+        .await;
 
     assert_eq!(missing_status, StatusCode::OK);
     assert_eq!(missing["totalResults"], 0);
@@ -167,36 +140,36 @@ async fn entra_requests_without_the_compatibility_flag_are_understood() {
         ENTERPRISE_URN: { "department": "Sales", "manager": "mgr-1" },
     });
 
-    let (probe_status, probe_body) = send(&app, Method::GET, &entra, probe, None).await;
-    let (created_status, user) = send(&app, Method::POST, &entra, "/Users", Some(body)).await;
+    let (probe_status, probe_body) = app.send_scim(Method::GET, &entra, probe, None).await;
+    let (created_status, user) = app
+        .send_scim(Method::POST, &entra, "/Users", Some(body))
+        .await;
     let id = user["id"].as_str().unwrap().to_owned();
     let update = patch(json!([
         { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "jane@contoso.com" },
         { "op": "Replace", "path": "name.familyName", "value": "Smith" },
     ]));
-    let (update_status, _) = send(
-        &app,
-        Method::PATCH,
-        &entra,
-        &format!("/Users/{id}"),
-        Some(update),
-    )
-    .await;
+    let (update_status, _) = app
+        .send_scim(Method::PATCH, &entra, &format!("/Users/{id}"), Some(update))
+        .await;
     let disable = patch(json!([{ "op": "Replace", "path": "active", "value": "False" }]));
-    let (disable_status, _) = send(
-        &app,
-        Method::PATCH,
-        &entra,
-        &format!("/Users/{id}"),
-        Some(disable),
-    )
-    .await;
+    let (disable_status, _) = app
+        .send_scim(
+            Method::PATCH,
+            &entra,
+            &format!("/Users/{id}"),
+            Some(disable),
+        )
+        .await;
     let by_email =
         "/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22jane%40contoso.com%22";
-    let (_, matched) = send(&app, Method::GET, &entra, by_email, None).await;
-    let (delete_status, _) =
-        send(&app, Method::DELETE, &entra, &format!("/Users/{id}"), None).await;
-    let (gone_status, gone) = send(&app, Method::GET, &entra, &format!("/Users/{id}"), None).await;
+    let (_, matched) = app.send_scim(Method::GET, &entra, by_email, None).await;
+    let (delete_status, _) = app
+        .send_scim(Method::DELETE, &entra, &format!("/Users/{id}"), None)
+        .await;
+    let (gone_status, gone) = app
+        .send_scim(Method::GET, &entra, &format!("/Users/{id}"), None)
+        .await;
 
     assert_eq!(probe_status, StatusCode::OK);
     assert_eq!(probe_body["totalResults"], 0);
@@ -220,14 +193,14 @@ async fn entra_requests_without_the_compatibility_flag_are_understood() {
 async fn entra_requests_with_the_compatibility_flag_are_understood() {
     let app = spawn_app().await;
     let entra = app.tenant("entra-flag").await;
-    let (_, user) = send(
-        &app,
-        Method::POST,
-        &entra,
-        "/Users?aadOptscim062020",
-        Some(okta_user("a@b.test")),
-    )
-    .await;
+    let (_, user) = app
+        .send_scim(
+            Method::POST,
+            &entra,
+            "/Users?aadOptscim062020",
+            Some(okta_user("a@b.test")),
+        )
+        .await;
     let id = user["id"].as_str().unwrap().to_owned();
     let update = patch(json!([
         {
@@ -241,14 +214,14 @@ async fn entra_requests_with_the_compatibility_flag_are_understood() {
         { "op": "replace", "path": "active", "value": false },
     ]));
 
-    let (status, patched) = send(
-        &app,
-        Method::PATCH,
-        &entra,
-        &format!("/Users/{id}?aadOptscim062020"),
-        Some(update),
-    )
-    .await;
+    let (status, patched) = app
+        .send_scim(
+            Method::PATCH,
+            &entra,
+            &format!("/Users/{id}?aadOptscim062020"),
+            Some(update),
+        )
+        .await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(patched["displayName"], "Alex B");
@@ -261,14 +234,9 @@ async fn entra_requests_with_the_compatibility_flag_are_understood() {
 async fn etags_guard_updates_and_allow_conditional_reads() {
     let app = spawn_app().await;
     let tenant = app.tenant("etag-shop").await;
-    let (_, user) = send(
-        &app,
-        Method::POST,
-        &tenant,
-        "/Users",
-        Some(okta_user("e@x.test")),
-    )
-    .await;
+    let (_, user) = app
+        .send_scim(Method::POST, &tenant, "/Users", Some(okta_user("e@x.test")))
+        .await;
     let id = user["id"].as_str().unwrap().to_owned();
     let path = format!("/Users/{id}");
 
@@ -311,58 +279,51 @@ async fn lists_filter_sort_page_and_select_attributes() {
     for name in ["carol", "alice", "erin", "bob", "dave"] {
         let mut body = okta_user(&format!("{name}@example.test"));
         body["name"]["familyName"] = json!(name.to_uppercase());
-        send(&app, Method::POST, &tenant, "/Users", Some(body)).await;
+        app.send_scim(Method::POST, &tenant, "/Users", Some(body))
+            .await;
     }
 
-    let (_, page) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?startIndex=2&count=2",
-        None,
-    )
-    .await;
-    let (_, sorted) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?sortBy=userName&sortOrder=descending",
-        None,
-    )
-    .await;
-    let (_, counted) = send(&app, Method::GET, &tenant, "/Users?count=0", None).await;
-    let (_, starts) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?filter=userName%20sw%20%22b%22",
-        None,
-    )
-    .await;
-    let (_, by_family) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?filter=name.familyName%20eq%20%22DAVE%22&attributes=userName",
-        None,
-    )
-    .await;
-    let (_, excluded) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?excludedAttributes=emails,name",
-        None,
-    )
-    .await;
-    let (bad_status, bad) = send(
-        &app,
-        Method::GET,
-        &tenant,
-        "/Users?filter=userName%20eq",
-        None,
-    )
-    .await;
+    let (_, page) = app
+        .send_scim(Method::GET, &tenant, "/Users?startIndex=2&count=2", None)
+        .await;
+    let (_, sorted) = app
+        .send_scim(
+            Method::GET,
+            &tenant,
+            "/Users?sortBy=userName&sortOrder=descending",
+            None,
+        )
+        .await;
+    let (_, counted) = app
+        .send_scim(Method::GET, &tenant, "/Users?count=0", None)
+        .await;
+    let (_, starts) = app
+        .send_scim(
+            Method::GET,
+            &tenant,
+            "/Users?filter=userName%20sw%20%22b%22",
+            None,
+        )
+        .await;
+    let (_, by_family) = app
+        .send_scim(
+            Method::GET,
+            &tenant,
+            "/Users?filter=name.familyName%20eq%20%22DAVE%22&attributes=userName",
+            None,
+        )
+        .await;
+    let (_, excluded) = app
+        .send_scim(
+            Method::GET,
+            &tenant,
+            "/Users?excludedAttributes=emails,name",
+            None,
+        )
+        .await;
+    let (bad_status, bad) = app
+        .send_scim(Method::GET, &tenant, "/Users?filter=userName%20eq", None)
+        .await;
 
     let names = |list: &Value| -> Vec<String> {
         list["Resources"]
@@ -407,28 +368,21 @@ async fn a_shop_never_sees_another_shops_users() {
     let app = spawn_app().await;
     let shop_a = app.tenant("shop-a").await;
     let shop_b = app.tenant("shop-b").await;
-    let (_, user) = send(
-        &app,
-        Method::POST,
-        &shop_a,
-        "/Users",
-        Some(okta_user("a@x.test")),
-    )
-    .await;
+    let (_, user) = app
+        .send_scim(Method::POST, &shop_a, "/Users", Some(okta_user("a@x.test")))
+        .await;
     let id = user["id"].as_str().unwrap().to_owned();
 
-    let (get_status, _) = send(&app, Method::GET, &shop_b, &format!("/Users/{id}"), None).await;
-    let (list_status, list) = send(&app, Method::GET, &shop_b, "/Users", None).await;
-    let (delete_status, _) =
-        send(&app, Method::DELETE, &shop_b, &format!("/Users/{id}"), None).await;
-    let (same_name_status, _) = send(
-        &app,
-        Method::POST,
-        &shop_b,
-        "/Users",
-        Some(okta_user("a@x.test")),
-    )
-    .await;
+    let (get_status, _) = app
+        .send_scim(Method::GET, &shop_b, &format!("/Users/{id}"), None)
+        .await;
+    let (list_status, list) = app.send_scim(Method::GET, &shop_b, "/Users", None).await;
+    let (delete_status, _) = app
+        .send_scim(Method::DELETE, &shop_b, &format!("/Users/{id}"), None)
+        .await;
+    let (same_name_status, _) = app
+        .send_scim(Method::POST, &shop_b, "/Users", Some(okta_user("a@x.test")))
+        .await;
 
     assert_eq!(get_status, StatusCode::NOT_FOUND);
     assert_eq!(list_status, StatusCode::OK);
@@ -452,18 +406,50 @@ async fn malformed_bodies_and_missing_user_names_get_scim_400s() {
         .send()
         .await
         .unwrap();
-    let (missing_status, missing) = send(
-        &app,
-        Method::POST,
-        &tenant,
-        "/Users",
-        Some(json!({ "schemas": [USER_URN], "name": { "givenName": "x" } })),
-    )
-    .await;
+    let (missing_status, missing) = app
+        .send_scim(
+            Method::POST,
+            &tenant,
+            "/Users",
+            Some(json!({ "schemas": [USER_URN], "name": { "givenName": "x" } })),
+        )
+        .await;
 
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
     let body: Value = not_json.json().await.unwrap();
     assert_eq!(body["scimType"], "invalidSyntax");
     assert_eq!(missing_status, StatusCode::BAD_REQUEST);
     assert_eq!(missing["scimType"], "invalidValue");
+}
+
+#[tokio::test]
+async fn a_user_is_found_by_a_secondary_email_address() {
+    let app = spawn_app().await;
+    let tenant = app.tenant("secondary-email").await;
+    let body = json!({
+        "schemas": [USER_URN],
+        "userName": "frank",
+        "emails": [
+            { "value": "frank@work.test", "type": "work", "primary": true },
+            { "value": "Frank@Home.test", "type": "home" },
+        ],
+    });
+    let (status, created) = app
+        .send_scim(Method::POST, &tenant, "/Users", Some(body))
+        .await;
+
+    let search = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "emails.value eq \"frank@home.TEST\"",
+        "attributes": ["userName"],
+    });
+    let (search_status, found) = app
+        .send_scim(Method::POST, &tenant, "/Users/.search", Some(search))
+        .await;
+
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(search_status, StatusCode::OK);
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], created["id"]);
+    assert_eq!(found["Resources"][0]["userName"], "frank");
 }

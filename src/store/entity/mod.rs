@@ -2,7 +2,10 @@
 
 pub mod scim_group;
 pub mod scim_group_member;
+pub mod scim_list_block;
+pub mod scim_sequence;
 pub mod scim_token;
 pub mod scim_user;
+pub mod scim_user_email;
 pub mod shop;
 pub mod sync_job;

@@ -8,13 +8,15 @@ use crate::types::ShopId;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_groups")]
 pub struct Model {
-    /// Internal key and default order.
+    /// Internal key.
     #[sea_orm(primary_key)]
     pub pk: i64,
     /// Owning shop.
     pub shop_id: ShopId,
     /// SCIM `id`.
     pub id: String,
+    /// Position within the shop's groups: list order, never reused.
+    pub seq: i64,
     /// `displayName` as sent.
     pub display_name: String,
     /// `displayName` lowercased; unique per shop.

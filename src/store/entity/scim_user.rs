@@ -8,21 +8,21 @@ use crate::types::ShopId;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_users")]
 pub struct Model {
-    /// Internal key and default order.
+    /// Internal key.
     #[sea_orm(primary_key)]
     pub pk: i64,
     /// Owning shop.
     pub shop_id: ShopId,
     /// SCIM `id`.
     pub id: String,
+    /// Position within the shop's users: list order, never reused.
+    pub seq: i64,
     /// `userName` as sent.
     pub user_name: String,
     /// `userName` lowercased.
     pub user_name_ci: String,
     /// `externalId`.
     pub external_id: Option<String>,
-    /// Primary (else first) email, lowercased.
-    pub primary_email_ci: Option<String>,
     /// `displayName`.
     pub display_name: Option<String>,
     /// `active`.

@@ -130,20 +130,28 @@ impl Selection {
         })
     }
 
-    /// Whether a group's `members` would survive the projection, so worth loading.
-    fn wants_members(&self) -> bool {
-        let names_members = |paths: &[AttrPath]| {
-            paths
-                .iter()
-                .any(|path| path.name.eq_ignore_ascii_case("members"))
-        };
+    /// Whether the memberships attribute of `kind` (a group's `members`, a user's `groups`)
+    /// would survive the projection, so is worth loading.
+    fn wants_related(&self, kind: Kind) -> bool {
+        let attribute = kind.related_attribute();
         if !self.attributes.is_empty() {
-            return names_members(&self.attributes);
+            return self
+                .attributes
+                .iter()
+                .any(|path| path.name.eq_ignore_ascii_case(attribute));
         }
         !self
             .excluded
             .iter()
-            .any(|path| path.name.eq_ignore_ascii_case("members") && path.sub.is_none())
+            .any(|path| path.name.eq_ignore_ascii_case(attribute) && path.sub.is_none())
+    }
+
+    /// The resource types whose memberships are worth loading.
+    fn related(&self) -> Vec<Kind> {
+        [Kind::User, Kind::Group]
+            .into_iter()
+            .filter(|kind| self.wants_related(*kind))
+            .collect()
     }
 
     fn project(&self, kind: Kind, resource: &Value) -> Value {
@@ -233,7 +241,7 @@ impl Params {
             descending,
             start_index: self.integer("startIndex")?.unwrap_or(1),
             count: Some(self.integer("count")?.unwrap_or(DEFAULT_PAGE_SIZE)),
-            include_members: selection.wants_members(),
+            related: selection.related(),
         })
     }
 }
@@ -331,7 +339,7 @@ async fn get(
     let selection = Selection::from_params(&Params::from_query(&req)?)?;
     let ctx = target.ctx();
 
-    let stored = service::get(&ctx, target.kind, &id, selection.wants_members()).await?;
+    let stored = service::get(&ctx, target.kind, &id, selection.wants_related(target.kind)).await?;
 
     if none_match_hits(req.headers(), &stored.version) {
         return Ok(HttpResponse::NotModified()
