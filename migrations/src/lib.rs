@@ -15,11 +15,19 @@ mod m20261203_000004_create_scim_groups;
 mod m20261203_000005_create_sync_jobs;
 mod m20261203_000006_add_list_positions;
 mod m20261203_000007_create_scim_user_emails;
+mod m20261203_000008_index_group_members_by_group;
 
 /// How many consecutive positions (`seq`) of one shop's users or groups share a row of
 /// `scim_list_blocks`. Stored counts depend on it: changing it needs a migration that
 /// rebuilds that table.
 pub const LIST_BLOCK_SIZE: i64 = 512;
+
+/// How many rows of `scim_list_blocks` share the count of one block.
+///
+/// Position `seq` counts in stripe `seq % LIST_BLOCK_STRIPES`, so that concurrent inserts,
+/// which take consecutive positions, update different rows instead of waiting for each
+/// other's lock.
+pub const LIST_BLOCK_STRIPES: i64 = 8;
 
 /// Applies and inspects the migrations in order.
 pub struct Migrator;
@@ -35,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000005_create_sync_jobs::Migration),
             Box::new(m20261203_000006_add_list_positions::Migration),
             Box::new(m20261203_000007_create_scim_user_emails::Migration),
+            Box::new(m20261203_000008_index_group_members_by_group::Migration),
         ]
     }
 }

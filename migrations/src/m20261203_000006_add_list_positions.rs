@@ -1,6 +1,7 @@
 //! Gives every user and group a position within its shop (`seq`) and keeps, per block of
-//! [`LIST_BLOCK_SIZE`] positions, how many rows are live, so that a list page at any depth
-//! is found by summing a few block counts instead of counting and skipping every row.
+//! [`LIST_BLOCK_SIZE`] positions, how many rows are live (split over
+//! [`LIST_BLOCK_STRIPES`] rows), so that a list page at any depth is found by summing a few
+//! block counts instead of counting and skipping every row.
 //!
 //! `scim_sequences` holds the last position handed out per shop and resource type;
 //! positions are never reused, so deleted rows leave gaps that the block counts account for.
@@ -10,9 +11,9 @@
 
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, string_len};
+use sea_orm_migration::schema::{big_integer, integer, string_len};
 
-use crate::LIST_BLOCK_SIZE;
+use crate::{LIST_BLOCK_SIZE, LIST_BLOCK_STRIPES};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -53,9 +54,10 @@ impl MigrationTrait for Migration {
             ))
             .await?;
             db.execute_unprepared(&format!(
-                "INSERT INTO scim_list_blocks (shop_id, resource_type, block, live) \
-                 SELECT shop_id, '{resource_type}', seq / {LIST_BLOCK_SIZE}, COUNT(*) \
-                 FROM {table} GROUP BY shop_id, seq / {LIST_BLOCK_SIZE}"
+                "INSERT INTO scim_list_blocks (shop_id, resource_type, block, stripe, live) \
+                 SELECT shop_id, '{resource_type}', seq / {LIST_BLOCK_SIZE}, \
+                 seq % {LIST_BLOCK_STRIPES}, COUNT(*) FROM {table} \
+                 GROUP BY shop_id, seq / {LIST_BLOCK_SIZE}, seq % {LIST_BLOCK_STRIPES}"
             ))
             .await?;
 
@@ -133,14 +135,17 @@ fn blocks_table() -> TableCreateStatement {
         .col(string_len(ScimListBlocks::ResourceType, 16))
         // `seq / LIST_BLOCK_SIZE`.
         .col(big_integer(ScimListBlocks::Block))
-        // How many rows with a position in this block exist.
+        // `seq % LIST_BLOCK_STRIPES`.
+        .col(integer(ScimListBlocks::Stripe))
+        // How many rows with a position in this block and stripe exist.
         .col(big_integer(ScimListBlocks::Live))
         .primary_key(
             Index::create()
                 .name("pk_scim_list_blocks")
                 .col(ScimListBlocks::ShopId)
                 .col(ScimListBlocks::ResourceType)
-                .col(ScimListBlocks::Block),
+                .col(ScimListBlocks::Block)
+                .col(ScimListBlocks::Stripe),
         )
         .foreign_key(
             ForeignKey::create()
@@ -166,6 +171,7 @@ enum ScimListBlocks {
     ShopId,
     ResourceType,
     Block,
+    Stripe,
     Live,
 }
 

@@ -35,6 +35,7 @@ impl MigrationTrait for Migration {
                     .primary_key(
                         Index::create()
                             .name("pk_scim_user_emails")
+                            .col(ScimUserEmails::ShopId)
                             .col(ScimUserEmails::UserPk)
                             .col(ScimUserEmails::ValueCi),
                     )

@@ -133,11 +133,11 @@ async fn users_stored_before_list_positions_are_numbered_counted_and_their_email
     assert_eq!(
         numbers(
             &db,
-            "SELECT shop_id, block, live FROM scim_list_blocks \
-             WHERE resource_type = 'User' ORDER BY shop_id"
+            "SELECT shop_id, block, stripe, live FROM scim_list_blocks \
+             WHERE resource_type = 'User' ORDER BY shop_id, stripe"
         )
         .await,
-        [[1, 0, 2], [2, 0, 1]]
+        [[1, 0, 1, 1], [1, 0, 2, 1], [2, 0, 1, 1]]
     );
     let emails = db
         .query_all_raw(Statement::from_string(

@@ -217,12 +217,16 @@ pub async fn create(ctx: &Ctx<'_>, kind: Kind, body: &Value) -> Result<Stored> {
     let shop_id = ctx.shop_id();
     let now = now();
 
+    let position = match kind {
+        Kind::User => resources::reserve_position::<scim_user::Entity>(ctx.db, shop_id).await?,
+        Kind::Group => resources::reserve_position::<scim_group::Entity>(ctx.db, shop_id).await?,
+    };
     let txn = ctx.db.begin_write().await?;
     let row = match kind {
         Kind::User => {
             default_active(&mut canonical);
             let fields = user_fields(&mut canonical)?;
-            let row = users::insert(&*txn, shop_id, &id, &fields, now).await?;
+            let row = users::insert(&txn, shop_id, &id, position, &fields, now).await?;
             outbox::enqueue(&*txn, shop_id, SubjectKind::User, &id).await?;
             row
         }
@@ -230,7 +234,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: Kind, body: &Value) -> Result<Stored> {
             let member_ids = take_members(&mut canonical)?;
             let fields = group_fields(&canonical)?;
             let wanted = resolve_members(&*txn, shop_id, &member_ids).await?;
-            let row = groups::insert(&*txn, shop_id, &id, &fields, now).await?;
+            let row = groups::insert(&txn, shop_id, &id, position, &fields, now).await?;
             let pks: Vec<i64> = wanted.iter().map(|(_, pk)| *pk).collect();
             groups::add_members(&*txn, shop_id, row.pk, &pks, now).await?;
             resources::touch::<scim_user::Entity, _>(&*txn, shop_id, &pks, now).await?;
@@ -2237,5 +2241,43 @@ mod tests {
         assert_eq!(page.resources.len(), 2);
         assert_eq!(by_name.total_results, 1);
         assert_eq!(by_name.resources[0]["meta"]["resourceType"], "Group");
+    }
+
+    #[tokio::test]
+    async fn concurrent_creates_and_conflicts_leave_exact_counts_and_pages() {
+        let test = TestDb::fresh().await;
+        let scope = test.scope("svc-concurrent").await;
+        let ctx = ctx(&test, &scope);
+        let writer = |prefix: &'static str| async move {
+            let mut created = 0;
+            for n in 0..6 {
+                // Every writer also tries the same shared name; only one of them gets it.
+                let name = if n == 3 {
+                    "shared".to_owned()
+                } else {
+                    format!("{prefix}{n}")
+                };
+                match create(&ctx, Kind::User, &user_body(&name, "X")).await {
+                    Ok(_) => created += 1,
+                    Err(Error::Uniqueness(_)) => {}
+                    Err(other) => panic!("creating {name}: {other:?}"),
+                }
+            }
+            created
+        };
+
+        let (a, b, c, d) = tokio::join!(writer("a"), writer("b"), writer("c"), writer("d"));
+        let all = list(&ctx, Kind::User, &ListQuery::default()).await.unwrap();
+        let tail = ListQuery {
+            start_index: 19,
+            ..ListQuery::default()
+        };
+        let last = list(&ctx, Kind::User, &tail).await.unwrap();
+
+        assert_eq!(a + b + c + d, 21);
+        assert_eq!(all.total_results, 21);
+        assert_eq!(all.resources.len(), 21);
+        assert_eq!(last.resources.len(), 3);
+        assert_eq!(last.resources[..], all.resources[18..]);
     }
 }

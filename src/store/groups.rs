@@ -11,8 +11,8 @@ use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Set};
 
 use crate::store::entity::{scim_group, scim_group_member, scim_user};
-use crate::store::resources::{self, IN_CHUNK, ResourceTable, Row};
-use crate::store::{Result, UniqueIndex};
+use crate::store::resources::{self, IN_CHUNK, Position, ResourceTable, Row};
+use crate::store::{Result, UniqueIndex, WriteTxn};
 use crate::types::ShopId;
 
 /// Unique index on (shop, lowercased `displayName`).
@@ -107,14 +107,15 @@ pub struct Related {
 }
 
 /// Inserts a group with version 1.
-pub async fn insert<C: ConnectionTrait>(
-    conn: &C,
+pub async fn insert(
+    txn: &WriteTxn,
     shop_id: ShopId,
     id: &str,
+    position: Position,
     fields: &GroupFields,
     now: DateTime<Utc>,
 ) -> Result<Row> {
-    resources::insert::<scim_group::Entity, C>(conn, shop_id, |seq| scim_group::ActiveModel {
+    resources::insert::<scim_group::Entity>(txn, shop_id, position, |seq| scim_group::ActiveModel {
         shop_id: Set(shop_id),
         id: Set(id.to_owned()),
         seq: Set(seq),

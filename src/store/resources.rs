@@ -16,11 +16,13 @@
 //! A narrowed selection (a filter the database evaluates) is counted and skipped in SQL on the
 //! filtered column's per-tenant index; such selections are small.
 //!
-//! On PostgreSQL the counter row serialises the inserts of one shop and table from the moment
-//! a position is taken until commit; other shops and updates are not affected.
+//! Neither counter makes concurrent inserts of one shop wait for each other's commit: on
+//! PostgreSQL a position is taken outside the inserting transaction (positions may be
+//! skipped, never repeated), and each block's count is split over [`LIST_BLOCK_STRIPES`]
+//! rows that consecutive positions update in turn. SQLite runs one writer at a time anyway.
 
 use chrono::{DateTime, Utc};
-use migrations::LIST_BLOCK_SIZE;
+use migrations::{LIST_BLOCK_SIZE, LIST_BLOCK_STRIPES};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait as _, Condition, ConnectionTrait,
@@ -29,7 +31,7 @@ use sea_orm::{
 };
 
 use crate::store::entity::{scim_group_member, scim_list_block, scim_sequence};
-use crate::store::{Result, Selection, UniqueIndex, on_unique};
+use crate::store::{Backend, Database, Result, Selection, UniqueIndex, WriteTxn, on_unique};
 use crate::types::ShopId;
 
 /// Largest number of bound values sent in one `IN (...)` list.
@@ -172,25 +174,57 @@ where
     Ok(found)
 }
 
-/// Inserts the row `build` makes from a new list position, and counts it in its block.
-pub(crate) async fn insert<T, C>(
-    conn: &C,
+/// A list position for a row about to be inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Taken and committed already (PostgreSQL).
+    Taken(i64),
+    /// To be taken inside the inserting transaction (SQLite, where a second writer would
+    /// wait for that transaction).
+    InTransaction,
+}
+
+/// Reserves the list position of a row the caller is about to insert, before its
+/// transaction begins.
+///
+/// On PostgreSQL the counter is advanced at once, so its row lock lasts one statement
+/// instead of the whole inserting transaction; a failed insert leaves a gap, which the block
+/// counts absorb. Taking it before the transaction also keeps an inserting transaction from
+/// waiting for a second pooled connection.
+pub async fn reserve_position<T: ResourceTable>(
+    db: &Database,
     shop_id: ShopId,
+) -> Result<Position> {
+    match db.backend() {
+        Backend::Postgres => Ok(Position::Taken(
+            next_position::<T, _>(db.conn(), shop_id).await?,
+        )),
+        Backend::Sqlite => Ok(Position::InTransaction),
+    }
+}
+
+/// Inserts the row `build` makes from its list position, and counts it in its block.
+pub(crate) async fn insert<T>(
+    txn: &WriteTxn,
+    shop_id: ShopId,
+    position: Position,
     build: impl FnOnce(i64) -> T::ActiveModel,
 ) -> Result<Row>
 where
     T: ResourceTable,
-    C: ConnectionTrait,
     T::Model: IntoActiveModel<T::ActiveModel>,
     T::ActiveModel: ActiveModelTrait<Entity = T> + ActiveModelBehavior + Send,
 {
-    let seq = next_position::<T, C>(conn, shop_id).await?;
+    let seq = match position {
+        Position::Taken(seq) => seq,
+        Position::InTransaction => next_position::<T, _>(&**txn, shop_id).await?,
+    };
 
     let model = build(seq)
-        .insert(conn)
+        .insert(&**txn)
         .await
         .map_err(|error| on_unique(error, T::UNIQUE_INDEXES))?;
-    count_in_block::<T, C>(conn, shop_id, seq, 1).await?;
+    count_in_block::<T, _>(&**txn, shop_id, seq, 1).await?;
     Ok(T::into_row(model))
 }
 
@@ -307,10 +341,11 @@ async fn page_by_position<T: ResourceTable, C: ConnectionTrait>(
     let blocks: Vec<(i64, i64)> = scim_list_block::Entity::find()
         .select_only()
         .column(scim_list_block::Column::Block)
-        .column(scim_list_block::Column::Live)
+        .column_as(Expr::cust("CAST(SUM(live) AS BIGINT)"), "live")
         .filter(scim_list_block::Column::ShopId.eq(shop_id))
         .filter(scim_list_block::Column::ResourceType.eq(T::RESOURCE_TYPE))
         .filter(scim_list_block::Column::Live.gt(0))
+        .group_by(scim_list_block::Column::Block)
         .order_by_asc(scim_list_block::Column::Block)
         .into_tuple()
         .all(conn)
@@ -364,8 +399,7 @@ fn locate(blocks: &[(i64, i64)], offset: u64) -> Option<Start> {
     None
 }
 
-/// Takes the next list position of the shop's table. On PostgreSQL the counter row stays
-/// locked until the transaction ends, so positions follow commit order per shop.
+/// Takes the next list position of the shop's table.
 async fn next_position<T: ResourceTable, C: ConnectionTrait>(
     conn: &C,
     shop_id: ShopId,
@@ -375,7 +409,9 @@ async fn next_position<T: ResourceTable, C: ConnectionTrait>(
         resource_type: Set(T::RESOURCE_TYPE.to_owned()),
         last_seq: Set(1),
     };
-    scim_sequence::Entity::insert(first)
+    // One statement: advancing and reading the counter in two would let two callers outside
+    // a transaction read the same value.
+    let taken = scim_sequence::Entity::insert(first)
         .on_conflict(
             OnConflict::columns([
                 scim_sequence::Column::ShopId,
@@ -387,22 +423,14 @@ async fn next_position<T: ResourceTable, C: ConnectionTrait>(
             )
             .to_owned(),
         )
-        .exec_without_returning(conn)
+        .exec_with_returning(conn)
         .await?;
 
-    let taken: Option<i64> = scim_sequence::Entity::find()
-        .select_only()
-        .column(scim_sequence::Column::LastSeq)
-        .filter(scim_sequence::Column::ShopId.eq(shop_id))
-        .filter(scim_sequence::Column::ResourceType.eq(T::RESOURCE_TYPE))
-        .into_tuple()
-        .one(conn)
-        .await?;
-    taken.ok_or_else(|| crate::store::Error::Other("a list position was not recorded".into()))
+    Ok(taken.last_seq)
 }
 
-/// Adds `delta` to the count of the block holding position `seq`, dropping a block that
-/// becomes empty.
+/// Adds `delta` to the count of the block and stripe holding position `seq`, dropping a
+/// count that becomes zero.
 async fn count_in_block<T: ResourceTable, C: ConnectionTrait>(
     conn: &C,
     shop_id: ShopId,
@@ -410,10 +438,12 @@ async fn count_in_block<T: ResourceTable, C: ConnectionTrait>(
     delta: i64,
 ) -> Result<()> {
     let block = seq.div_euclid(LIST_BLOCK_SIZE);
+    let stripe = i32::try_from(seq.rem_euclid(LIST_BLOCK_STRIPES)).unwrap_or(0);
     let first = scim_list_block::ActiveModel {
         shop_id: Set(shop_id),
         resource_type: Set(T::RESOURCE_TYPE.to_owned()),
         block: Set(block),
+        stripe: Set(stripe),
         live: Set(delta),
     };
     scim_list_block::Entity::insert(first)
@@ -422,6 +452,7 @@ async fn count_in_block<T: ResourceTable, C: ConnectionTrait>(
                 scim_list_block::Column::ShopId,
                 scim_list_block::Column::ResourceType,
                 scim_list_block::Column::Block,
+                scim_list_block::Column::Stripe,
             ])
             .value(
                 scim_list_block::Column::Live,
@@ -437,6 +468,7 @@ async fn count_in_block<T: ResourceTable, C: ConnectionTrait>(
             .filter(scim_list_block::Column::ShopId.eq(shop_id))
             .filter(scim_list_block::Column::ResourceType.eq(T::RESOURCE_TYPE))
             .filter(scim_list_block::Column::Block.eq(block))
+            .filter(scim_list_block::Column::Stripe.eq(stripe))
             .filter(scim_list_block::Column::Live.lte(0))
             .exec(conn)
             .await?;

@@ -10,8 +10,8 @@ use sea_orm::sea_query::{Expr, ExprTrait as _, Func, Query, SimpleExpr};
 use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, Set};
 
 use crate::store::entity::{scim_group_member, scim_user, scim_user_email};
-use crate::store::resources::{self, IN_CHUNK, ResourceTable, Row};
-use crate::store::{Result, UniqueIndex};
+use crate::store::resources::{self, IN_CHUNK, Position, ResourceTable, Row};
+use crate::store::{Result, UniqueIndex, WriteTxn};
 use crate::types::ShopId;
 
 /// Unique index on (shop, lowercased `userName`).
@@ -111,15 +111,16 @@ impl ResourceTable for scim_user::Entity {
 }
 
 /// Inserts a user with version 1 and indexes its addresses.
-pub async fn insert<C: ConnectionTrait>(
-    conn: &C,
+pub async fn insert(
+    txn: &WriteTxn,
     shop_id: ShopId,
     id: &str,
+    position: Position,
     fields: &UserFields,
     now: DateTime<Utc>,
 ) -> Result<Row> {
-    let row =
-        resources::insert::<scim_user::Entity, C>(conn, shop_id, |seq| scim_user::ActiveModel {
+    let row = resources::insert::<scim_user::Entity>(txn, shop_id, position, |seq| {
+        scim_user::ActiveModel {
             shop_id: Set(shop_id),
             id: Set(id.to_owned()),
             seq: Set(seq),
@@ -133,10 +134,11 @@ pub async fn insert<C: ConnectionTrait>(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        })
-        .await?;
+        }
+    })
+    .await?;
 
-    index_emails(conn, shop_id, row.pk, &fields.emails).await?;
+    index_emails(&**txn, shop_id, row.pk, &fields.emails).await?;
     Ok(row)
 }
 

@@ -1,5 +1,6 @@
 //! The `scim_list_blocks` table: how many rows of one shop and resource type have a list
-//! position in each block of `LIST_BLOCK_SIZE` positions.
+//! position in each block of `LIST_BLOCK_SIZE` positions, split over `LIST_BLOCK_STRIPES`
+//! rows per block.
 
 use sea_orm::entity::prelude::*;
 
@@ -18,7 +19,10 @@ pub struct Model {
     /// `seq / LIST_BLOCK_SIZE`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub block: i64,
-    /// Rows whose position falls in this block.
+    /// `seq % LIST_BLOCK_STRIPES`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub stripe: i32,
+    /// Rows whose position falls in this block and stripe.
     pub live: i64,
 }
 

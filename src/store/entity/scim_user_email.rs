@@ -9,6 +9,7 @@ use crate::types::ShopId;
 #[sea_orm(table_name = "scim_user_emails")]
 pub struct Model {
     /// Owning shop.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub shop_id: ShopId,
     /// The user's internal key.
     #[sea_orm(primary_key, auto_increment = false)]
