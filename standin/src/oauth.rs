@@ -1,6 +1,7 @@
-//! OAuth as Shopify runs it for one app: the authorize redirect with its signed query
-//! string, and the token endpoint's three grants (authorization code, token exchange of a
-//! session token, refresh with rotation), plus the access check behind the Admin API.
+//! OAuth as Shopify runs it for one app, and the access check behind the Admin API.
+//!
+//! The authorize redirect carries a signed query string; the token endpoint has three
+//! grants: authorization code, token exchange of a session token, refresh with rotation.
 //!
 //! Shapes from `shopify.md` §1.2–1.6 and §10.4. A non-expiring offline token is one per
 //! shop, as Shopify keeps it; expiring ones are new on every grant.

@@ -1,6 +1,7 @@
-//! Starting and stopping a stand-in, and the handle through which tests, the control API
-//! and `shopify-scim dev` act on it: create shops, act as the merchant, mint session
-//! tokens, inject faults and inspect what happened.
+//! Starting and stopping a stand-in, and the handle that acts on it.
+//!
+//! Tests, the control API and `shopify-scim dev` use the handle to create shops, act as
+//! the merchant, mint session tokens, inject faults and inspect what happened.
 
 use std::net::{SocketAddr, TcpListener};
 use std::ops::Deref;
@@ -40,7 +41,7 @@ pub enum Error {
     #[error("no customer {0}")]
     UnknownCustomer(u64),
     /// 422: Shopify's validation refused the change.
-    #[error("the change was refused: {}", .0.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))]
+    #[error("the change was refused: {}", messages(.0))]
     Rejected(Vec<UserError>),
     /// 409: the action needs the app's URL, which was not configured.
     #[error("the stand-in was started without an app URL")]
@@ -57,6 +58,14 @@ pub enum Error {
     /// The webhook HTTP client could not be built.
     #[error("building the webhook client: {0}")]
     Client(#[from] reqwest::Error),
+}
+
+fn messages(errors: &[UserError]) -> String {
+    errors
+        .iter()
+        .map(|error| error.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The state every request handler and the handle share.

@@ -373,7 +373,7 @@ fn search_terms(query: &str) -> Vec<SearchTerm> {
         }
         let mut word = String::new();
         let mut quoted = false;
-        while let Some(c) = chars.next() {
+        for c in chars.by_ref() {
             match c {
                 '"' => quoted = !quoted,
                 c if c.is_whitespace() && !quoted => break,
@@ -727,6 +727,7 @@ pub fn apply_customer_input(
     }
 
     if existing.is_none()
+        && errors.is_empty()
         && customer.email.is_none()
         && customer.phone.is_none()
         && customer.first_name.is_none()

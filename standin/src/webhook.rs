@@ -1,6 +1,7 @@
-//! Webhook delivery: every topic the app subscribes to, signed with the app secret over
-//! the exact body bytes, sent at least once with Shopify's headers, retried on anything but
-//! a 2xx, and logged for inspection.
+//! Webhook delivery: signed, sent at least once, retried, and logged for inspection.
+//!
+//! Every topic the app subscribes to is signed with the app secret over the exact body
+//! bytes, sent with Shopify's headers and retried on anything but a 2xx.
 //!
 //! `shopify.md` §4: headers of §4.1, retries of §4.2, payloads of §4.3–4.4. One worker sends
 //! deliveries in the order they were triggered unless a reorder fault holds one back.

@@ -1,6 +1,8 @@
-//! The Admin GraphQL endpoint's engine: parse the document (with `graphql-parser`), pick the
-//! operation, coerce variables, validate every selection against [`schema`], cost it,
-//! charge the app's bucket, run the root fields and answer with exactly the selected fields
+//! The Admin GraphQL endpoint's engine: parse, validate, cost, throttle, run, project.
+//!
+//! The document is parsed with `graphql-parser`; the operation is picked, its variables
+//! coerced and every selection validated against [`schema`]; it is costed and charged to
+//! the app's bucket; the root fields run and the answer holds exactly the selected fields
 //! (aliases, fragments, `@skip`/`@include` and `__typename` included).
 //!
 //! Costs follow `shopify.md` §7: scalars and enums 0, objects 1, connections 2 plus

@@ -107,7 +107,11 @@ pub fn customer_json(customer: &Customer) -> Value {
             "amount": format!("{spent:.1}"),
             "currencyCode": "USD",
         },
-        "__metafields": customer.metafields.iter().map(|field| metafield_json(field, customer)).collect::<Vec<_>>(),
+        "__metafields": customer
+            .metafields
+            .iter()
+            .map(|field| metafield_json(field, customer))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -476,9 +480,12 @@ pub(super) fn mutation_field(
             };
             let Some(id) = id else {
                 let errors = [error("Customer can't be found")];
-                return Ok(
-                    json!({ "__typename": "CustomerDeletePayload", "deletedCustomerId": null, "shop": shop_json(shop), "userErrors": user_errors(&errors, false) }),
-                );
+                return Ok(mutation_payload(
+                    "CustomerDeletePayload",
+                    json!({ "deletedCustomerId": null, "shop": shop_json(shop) }),
+                    &errors,
+                    false,
+                ));
             };
             if shop
                 .customers
@@ -488,9 +495,12 @@ pub(super) fn mutation_field(
                 let errors = [error(
                     "Customer can’t be deleted because they have associated orders",
                 )];
-                return Ok(
-                    json!({ "__typename": "CustomerDeletePayload", "deletedCustomerId": null, "shop": shop_json(shop), "userErrors": user_errors(&errors, false) }),
-                );
+                return Ok(mutation_payload(
+                    "CustomerDeletePayload",
+                    json!({ "deletedCustomerId": null, "shop": shop_json(shop) }),
+                    &errors,
+                    false,
+                ));
             }
             shop.customers.remove(&id);
             let shop_value = shop_json(shop);
@@ -526,16 +536,22 @@ pub(super) fn mutation_field(
                     message: "Customer does not exist".to_owned(),
                     code: "NOT_FOUND",
                 }];
-                return Ok(
-                    json!({ "__typename": payload_type, "node": null, "userErrors": user_errors(&errors, false) }),
-                );
+                return Ok(mutation_payload(
+                    payload_type,
+                    json!({ "node": null }),
+                    &errors,
+                    false,
+                ));
             };
             let given = match normalize_tags(tags.into_tags()) {
                 Ok(given) => given,
                 Err(error) => {
-                    return Ok(
-                        json!({ "__typename": payload_type, "node": null, "userErrors": user_errors(&[error], false) }),
-                    );
+                    return Ok(mutation_payload(
+                        payload_type,
+                        json!({ "node": null }),
+                        &[error],
+                        false,
+                    ));
                 }
             };
             let before = customer.tags.clone();
@@ -563,9 +579,12 @@ pub(super) fn mutation_field(
             if changed {
                 context.customer_changed(&snapshot, Change::Updated);
             }
-            Ok(
-                json!({ "__typename": payload_type, "node": customer_json(&snapshot), "userErrors": [] }),
-            )
+            Ok(mutation_payload(
+                payload_type,
+                json!({ "node": customer_json(&snapshot) }),
+                &[],
+                false,
+            ))
         }
         "metafieldDefinitionCreate" => {
             let definition: DefinitionInput = argument(arguments, "definition", name)?;
@@ -583,9 +602,12 @@ pub(super) fn mutation_field(
                     ),
                     code: "TAKEN",
                 }];
-                return Ok(
-                    json!({ "__typename": "MetafieldDefinitionCreatePayload", "createdDefinition": null, "userErrors": user_errors(&errors, true) }),
-                );
+                return Ok(mutation_payload(
+                    "MetafieldDefinitionCreatePayload",
+                    json!({ "createdDefinition": null }),
+                    &errors,
+                    true,
+                ));
             }
             let created = MetafieldDefinition {
                 id: store::next_id(),
@@ -596,6 +618,11 @@ pub(super) fn mutation_field(
                 owner_type: definition.owner_type,
             };
             shop.metafield_definitions.push(created.clone());
+            let category = if created.kind == "id" {
+                "REFERENCE"
+            } else {
+                "TEXT"
+            };
             Ok(json!({
                 "__typename": "MetafieldDefinitionCreatePayload",
                 "createdDefinition": {
@@ -604,7 +631,11 @@ pub(super) fn mutation_field(
                     "name": created.name,
                     "namespace": created.namespace,
                     "key": created.key,
-                    "type": { "__typename": "MetafieldDefinitionType", "name": created.kind, "category": if created.kind == "id" { "REFERENCE" } else { "TEXT" } },
+                    "type": {
+                        "__typename": "MetafieldDefinitionType",
+                        "name": created.kind,
+                        "category": category,
+                    },
                     "ownerType": created.owner_type,
                 },
                 "userErrors": [],
@@ -616,9 +647,12 @@ pub(super) fn mutation_field(
             match parse_customer_gid(&id).and_then(|id| shop.customers.get_mut(&id)) {
                 Some(customer) => {
                     customer.data_erasure_requested_at = Some(now);
-                    Ok(
-                        json!({ "__typename": "CustomerRequestDataErasurePayload", "customerId": customer.gid(), "userErrors": [] }),
-                    )
+                    Ok(mutation_payload(
+                        "CustomerRequestDataErasurePayload",
+                        json!({ "customerId": customer.gid() }),
+                        &[],
+                        true,
+                    ))
                 }
                 None => {
                     let errors = [UserError {
@@ -626,9 +660,12 @@ pub(super) fn mutation_field(
                         message: "Customer does not exist".to_owned(),
                         code: "DOES_NOT_EXIST",
                     }];
-                    Ok(
-                        json!({ "__typename": "CustomerRequestDataErasurePayload", "customerId": null, "userErrors": user_errors(&errors, true) }),
-                    )
+                    Ok(mutation_payload(
+                        "CustomerRequestDataErasurePayload",
+                        json!({ "customerId": null }),
+                        &errors,
+                        true,
+                    ))
                 }
             }
         }
@@ -678,6 +715,19 @@ fn with_identifier_values(
             });
     }
     input
+}
+
+/// A mutation payload of type `type_name`: `fields` plus `userErrors`.
+fn mutation_payload(
+    type_name: &str,
+    fields: Value,
+    errors: &[UserError],
+    with_code: bool,
+) -> Value {
+    let mut payload = fields;
+    payload["__typename"] = Value::String(type_name.to_owned());
+    payload["userErrors"] = user_errors(errors, with_code);
+    payload
 }
 
 fn payload(field: &str, customer: Option<&Customer>, errors: &[UserError]) -> Value {

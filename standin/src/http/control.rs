@@ -1,7 +1,8 @@
-//! The control API under `/_standin`: for tests, demos and benchmarks. Create shops and
-//! set plans; act as the merchant (edit customers, add orders, uninstall, ask for
-//! redaction); inject faults; inspect customers, tags, metafields, webhook deliveries and
-//! the call log with costs.
+//! The control API under `/_standin`, for tests, demos and benchmarks.
+//!
+//! Create shops and set plans; act as the merchant (edit customers, add orders, uninstall,
+//! ask for redaction); inject faults; inspect customers, tags, metafields, webhook
+//! deliveries and the call log with costs.
 //!
 //! | route | what it does |
 //! |---|---|
@@ -23,7 +24,8 @@
 //! | `GET /_standin/shops/{shop}/calls` | Admin API call log with costs |
 //! | `GET, PUT /_standin/faults` | faults in force |
 //! | `GET /_standin/webhooks` | webhook deliveries and their attempts |
-//! | `GET /_standin/clock`, `POST /_standin/clock/advance` | read or move a manual clock (`{"seconds"}`) |
+//! | `GET /_standin/clock` | the clock's time, and whether it is manual |
+//! | `POST /_standin/clock/advance` | move a manual clock (`{"seconds"}`) |
 
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ use crate::store::CustomerInput;
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config
         .route("", web::get().to(summary))
+        .route("/", web::get().to(summary))
         .route("/shops", web::get().to(list_shops))
         .route("/shops", web::post().to(create_shop))
         .route("/shops/{shop}", web::get().to(get_shop))
