@@ -16,7 +16,7 @@ use url::Url;
 
 use crate::bucket::{Plan, ThrottleStatus};
 use crate::clock::Clock;
-use crate::config::StandInConfig;
+use crate::config::{StandInConfig, WebhookTargets};
 use crate::fault::{FaultInjector, Faults};
 use crate::oauth::{self, TokenRequest};
 use crate::store::{
@@ -72,6 +72,9 @@ fn messages(errors: &[UserError]) -> String {
 pub(crate) struct World {
     pub config: StandInConfig,
     pub base_url: Url,
+    /// The app's URL and webhook targets; settable after start (see
+    /// [`StandInHandle::set_app_url`]).
+    pub app: Mutex<AppUrls>,
     pub inner: Mutex<Inner>,
     pub faults: Arc<FaultInjector>,
     pub outbox: Outbox,
@@ -98,8 +101,16 @@ impl World {
                 })
                 .collect()
         };
-        self.outbox.send(&self.config, events, self.now());
+        let targets = lock(&self.app).webhooks.clone();
+        self.outbox.send(&self.config, &targets, events, self.now());
     }
+}
+
+/// Where the app lives, as far as the stand-in knows.
+#[derive(Debug, Clone)]
+pub(crate) struct AppUrls {
+    pub app_url: Option<Url>,
+    pub webhooks: WebhookTargets,
 }
 
 /// Accepts `demo`, `demo.myshopify.com` or `Demo.MyShopify.com` and returns the lower-case
@@ -139,6 +150,10 @@ impl StandIn {
         let (outbox, worker) = Outbox::new(&config, faults.clone())?;
         let world = Arc::new(World {
             base_url,
+            app: Mutex::new(AppUrls {
+                app_url: config.app_url.clone(),
+                webhooks: config.webhooks.clone(),
+            }),
             inner: Mutex::new(Inner::default()),
             faults,
             outbox,
@@ -282,6 +297,24 @@ impl StandInHandle {
     /// The configuration it was started with.
     pub fn config(&self) -> &StandInConfig {
         &self.world.config
+    }
+
+    /// The app's URL, opened by [`StandInHandle::launch_url`].
+    pub fn app_url(&self) -> Option<Url> {
+        lock(&self.world.app).app_url.clone()
+    }
+
+    /// Where webhooks go now.
+    pub fn webhook_targets(&self) -> WebhookTargets {
+        lock(&self.world.app).webhooks.clone()
+    }
+
+    /// Points the stand-in at the app once its address is known: the app URL and the
+    /// webhook routes of `shopify.app.toml` under it.
+    pub fn set_app_url(&self, app_url: Url) {
+        let mut app = lock(&self.world.app);
+        app.webhooks = WebhookTargets::under(&app_url);
+        app.app_url = Some(app_url);
     }
 
     /// The clock it reads.
@@ -437,7 +470,7 @@ impl StandInHandle {
     /// `id_token`, `locale`, `session`, `shop`, `timestamp` and their `hmac`.
     pub fn launch_url(&self, shop: &str) -> Result<Url, Error> {
         let domain = self.domain(shop)?;
-        let mut url = self.world.config.app_url.clone().ok_or(Error::NoAppUrl)?;
+        let mut url = self.app_url().ok_or(Error::NoAppUrl)?;
         let token = self.session_token(&domain, None)?;
         let mut params = vec![
             ("embedded".to_owned(), "1".to_owned()),

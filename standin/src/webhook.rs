@@ -205,20 +205,33 @@ impl Outbox {
     }
 
     /// Signs and queues the deliveries of one merchant action (they share an event id).
-    pub fn send(&self, config: &StandInConfig, events: Vec<Event>, now: DateTime<Utc>) {
+    pub fn send(
+        &self,
+        config: &StandInConfig,
+        targets: &WebhookTargets,
+        events: Vec<Event>,
+        now: DateTime<Utc>,
+    ) {
         if events.is_empty() {
             return;
         }
         let event_id = uuid::Uuid::new_v4().to_string();
         let triggered_at = now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
         for event in events {
-            self.queue(config, event, &event_id, &triggered_at);
+            let url = event.topic.target(targets).cloned();
+            self.queue(config, url, event, &event_id, &triggered_at);
         }
     }
 
-    fn queue(&self, config: &StandInConfig, event: Event, event_id: &str, triggered_at: &str) {
+    fn queue(
+        &self,
+        config: &StandInConfig,
+        url: Option<Url>,
+        event: Event,
+        event_id: &str,
+        triggered_at: &str,
+    ) {
         let webhook_id = uuid::Uuid::new_v4().to_string();
-        let url = event.topic.target(&config.webhooks).cloned();
         // A `Value` always serialises.
         let body = serde_json::to_vec(&event.payload).unwrap_or_default();
         let headers = vec![

@@ -115,15 +115,16 @@ fn accepted(result: Result<(), Error>) -> HttpResponse {
 
 async fn summary(handle: web::Data<StandInHandle>) -> HttpResponse {
     let config = handle.config();
+    let targets = handle.webhook_targets();
     HttpResponse::Ok().json(json!({
         "url": handle.url().as_str(),
         "admin_base_url": handle.admin_base_url_template(),
         "api_key": config.api_key,
-        "app_url": config.app_url.as_ref().map(url::Url::as_str),
+        "app_url": handle.app_url().as_ref().map(url::Url::as_str),
         "webhooks": {
-            "app": config.webhooks.app.as_ref().map(url::Url::as_str),
-            "customers": config.webhooks.customers.as_ref().map(url::Url::as_str),
-            "compliance": config.webhooks.compliance.as_ref().map(url::Url::as_str),
+            "app": targets.app.as_ref().map(url::Url::as_str),
+            "customers": targets.customers.as_ref().map(url::Url::as_str),
+            "compliance": targets.compliance.as_ref().map(url::Url::as_str),
         },
         "shops": handle.shops().len(),
     }))

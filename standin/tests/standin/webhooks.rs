@@ -281,3 +281,19 @@ async fn compliance_requests_send_data_request_customer_redact_and_shop_redact()
     );
     compliance.iter().for_each(|request| assert_signed(request));
 }
+
+#[tokio::test]
+async fn webhooks_follow_an_app_url_set_after_the_stand_in_started() {
+    let test = TestStandIn::start().await;
+    let token = test.token();
+    let moved = crate::helpers::Receiver::start().await;
+
+    test.standin.set_app_url(moved.url.clone());
+    test.create_customer(&token, json!({ "firstName": "Ada" }))
+        .await;
+    let received = moved.wait_for(1).await;
+
+    assert_eq!(received[0].path, "/webhooks/customers");
+    assert!(test.app.received().is_empty());
+    assert_eq!(test.standin.app_url(), Some(moved.url));
+}
