@@ -64,7 +64,10 @@ fn config(args: Args) -> Result<StandInConfig, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    use std::io::IsTerminal as _;
+
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
