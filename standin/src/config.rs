@@ -78,6 +78,8 @@ pub struct StandInConfig {
     pub webhook_retry_delays: Vec<Duration>,
     /// How long one webhook delivery may take (Shopify: five seconds).
     pub webhook_timeout: Duration,
+    /// How long a reorder fault holds a delivery back when no other one follows it.
+    pub webhook_reorder_hold: Duration,
     /// How long a fault-injected "timeout" holds an Admin API request before answering 504.
     pub fault_timeout: Duration,
     /// Seed of the random choices behind injected faults, so runs can be repeated.
@@ -121,6 +123,7 @@ impl StandInConfig {
             session_token_lifetime: Duration::from_secs(60),
             webhook_retry_delays: shopify_retry_delays(),
             webhook_timeout: Duration::from_secs(5),
+            webhook_reorder_hold: Duration::from_secs(1),
             fault_timeout: Duration::from_secs(30),
             fault_seed: 0x5eed,
             clock: Clock::System,

@@ -22,9 +22,6 @@ use crate::{lock, sign};
 /// Most delivery records kept; older ones are dropped first.
 pub const DELIVERY_LOG_LIMIT: usize = 10_000;
 
-/// How long a reorder fault holds a delivery when nothing follows it.
-const REORDER_HOLD: Duration = Duration::from_millis(250);
-
 /// The topics the stand-in sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Topic {
@@ -177,6 +174,7 @@ pub struct Worker {
     faults: Arc<FaultInjector>,
     client: reqwest::Client,
     retry_delays: Vec<Duration>,
+    reorder_hold: Duration,
     clock: crate::clock::Clock,
 }
 
@@ -199,6 +197,7 @@ impl Outbox {
             faults,
             client,
             retry_delays: config.webhook_retry_delays.clone(),
+            reorder_hold: config.webhook_reorder_hold,
             clock: config.clock.clone(),
         };
         Ok((Self { tx, log }, worker))
@@ -302,10 +301,11 @@ impl Worker {
     /// Sends deliveries until `stop` turns true.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut held: Option<Job> = None;
+        let reorder_hold = self.reorder_hold;
         loop {
             let hold = async {
                 if held.is_some() {
-                    tokio::time::sleep(REORDER_HOLD).await;
+                    tokio::time::sleep(reorder_hold).await;
                 } else {
                     std::future::pending::<()>().await;
                 }

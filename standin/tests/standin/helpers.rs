@@ -46,6 +46,7 @@ pub fn config(app: &Receiver, clock: &ManualClock) -> StandInConfig {
     config.app_url = Some(app.url.join("/app").unwrap());
     config.webhook_retry_delays = vec![Duration::from_millis(20); 3];
     config.fault_timeout = Duration::from_millis(50);
+    config.webhook_reorder_hold = PATIENCE;
     config
 }
 
