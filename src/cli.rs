@@ -53,8 +53,8 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
-    /// Run locally with no configuration: loopback, SQLite under the data directory and
-    /// generated development secrets.
+    /// Run locally with no configuration: loopback, SQLite under the data directory,
+    /// generated development secrets and the local Shopify stand-in.
     Dev {
         /// Address to bind.
         #[arg(long, default_value = "127.0.0.1:8080")]

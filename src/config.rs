@@ -15,11 +15,19 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::types::ShopDomain;
+
 /// Prefix of every environment variable this service reads (apart from `DATABASE_URL`).
 pub const ENV_PREFIX: &str = "SHOPIFY_SCIM_";
 
 /// The SQLite database used when no `DATABASE_URL` is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/shopify-scim.db";
+
+/// Where a shop's admin lives in production: `{shop}` becomes its `*.myshopify.com` domain.
+pub const DEFAULT_ADMIN_BASE_URL: &str = "https://{shop}";
+
+/// The placeholder in [`ShopifySettings::admin_base_url`].
+pub const SHOP_PLACEHOLDER: &str = "{shop}";
 
 /// Errors raised while loading or validating settings.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +160,13 @@ pub const SETTINGS: &[SettingDoc] = &[
         default: None,
         description: "The app's client secret (signs webhooks and session tokens). Secret. \
                       Required by `serve`.",
+    },
+    SettingDoc {
+        key: "shopify.admin_base_url",
+        default: Some(DEFAULT_ADMIN_BASE_URL),
+        description: "Base URL of a shop's admin (OAuth and Admin API), with `{shop}` standing \
+                      for its `*.myshopify.com` domain. `dev` points it at the local Shopify \
+                      stand-in.",
     },
     SettingDoc {
         key: "security.token_encryption_key",
@@ -303,14 +318,50 @@ impl Default for ScimSettings {
     }
 }
 
-/// Shopify app credentials.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Shopify app credentials and where shops are reached.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShopifySettings {
     /// The app's client id (public).
     pub api_key: Option<String>,
     /// The app's client secret.
     pub api_secret: Option<SecretString>,
+    /// Template of a shop's admin base URL; [`SHOP_PLACEHOLDER`] becomes the shop domain.
+    pub admin_base_url: String,
+}
+
+impl Default for ShopifySettings {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            api_secret: None,
+            admin_base_url: DEFAULT_ADMIN_BASE_URL.to_owned(),
+        }
+    }
+}
+
+impl ShopifySettings {
+    /// The admin base URL of `shop`, e.g. `https://demo.myshopify.com`; OAuth lives under
+    /// its `/admin/oauth/` and the GraphQL Admin API under its `/admin/api/`.
+    pub fn admin_url(&self, shop: &ShopDomain) -> Result<Url, Error> {
+        admin_url(&self.admin_base_url, shop.as_str())
+    }
+}
+
+fn admin_url(template: &str, shop: &str) -> Result<Url, Error> {
+    let key = "shopify.admin_base_url";
+    if !template.contains(SHOP_PLACEHOLDER) {
+        return Err(invalid(key, "must contain {shop}"));
+    }
+    let url = Url::parse(&template.replace(SHOP_PLACEHOLDER, shop))
+        .map_err(|_| invalid(key, "is not a URL once {shop} is filled in"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(key, "must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(key, "must have no query or fragment"));
+    }
+    Ok(url)
 }
 
 /// Keys protecting data at rest.
@@ -419,6 +470,7 @@ impl Settings {
         {
             return Err(invalid("server.public_url", "must be an http or https URL"));
         }
+        admin_url(&self.shopify.admin_base_url, "example.myshopify.com")?;
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }
@@ -643,6 +695,77 @@ mod tests {
                 "{row} should name the default {default}"
             );
         }
+    }
+
+    #[test]
+    fn shops_are_reached_at_their_own_domain_by_default() {
+        let settings = Settings::defaults();
+        let shop = ShopDomain::parse("demo.myshopify.com").unwrap();
+
+        assert_eq!(
+            settings.shopify.admin_url(&shop).unwrap().as_str(),
+            "https://demo.myshopify.com/"
+        );
+    }
+
+    #[test]
+    fn the_admin_base_url_can_put_the_shop_in_the_path_of_another_host() {
+        let mut settings = Settings::defaults();
+        settings.shopify.admin_base_url = "http://127.0.0.1:9000/shops/{shop}".to_owned();
+        let shop = ShopDomain::parse("demo.myshopify.com").unwrap();
+
+        assert!(settings.validate().is_ok());
+        assert_eq!(
+            settings.shopify.admin_url(&shop).unwrap().as_str(),
+            "http://127.0.0.1:9000/shops/demo.myshopify.com"
+        );
+    }
+
+    #[test]
+    fn an_admin_base_url_without_the_shop_or_not_http_is_rejected() {
+        for template in [
+            "https://admin.example.com",
+            "ftp://{shop}",
+            "https://{shop}?x=1",
+        ] {
+            let mut settings = Settings::defaults();
+            settings.shopify.admin_base_url = template.to_owned();
+
+            let error = settings.validate().unwrap_err();
+
+            assert!(
+                error
+                    .to_string()
+                    .contains("SHOPIFY_SCIM_SHOPIFY__ADMIN_BASE_URL"),
+                "{template}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_admin_base_url_is_read_from_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "SHOPIFY_SCIM_SHOPIFY__ADMIN_BASE_URL",
+                "http://127.0.0.1:1/shops/{shop}",
+            );
+
+            let loaded = Settings::load(None).map_err(|e| e.to_string())?;
+
+            assert_eq!(
+                loaded.settings.shopify.admin_base_url,
+                "http://127.0.0.1:1/shops/{shop}"
+            );
+            assert!(
+                !loaded
+                    .warnings
+                    .iter()
+                    .any(|warning| warning.contains("ADMIN_BASE_URL")),
+                "{:?}",
+                loaded.warnings
+            );
+            Ok(())
+        });
     }
 
     #[test]

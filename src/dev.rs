@@ -3,6 +3,11 @@
 //!
 //! Generated secrets are kept in `<data dir>/dev-secrets.toml` (mode 0600) so that data
 //! encrypted in one run can be read in the next. They are for local use only.
+//!
+//! With the `standin` feature (a default one), `dev` also starts the local Shopify
+//! stand-in (crate `shopify-standin`) on loopback, points `shopify.admin_base_url` at it
+//! and points its webhooks at the app. This module is the only production code that knows
+//! the stand-in exists; release builds leave it out with `--no-default-features`.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -55,9 +60,10 @@ pub async fn run(
     warnings: &[String],
     options: DevOptions,
 ) -> anyhow::Result<()> {
-    let settings = dev_settings(settings, &options)?;
+    let mut settings = dev_settings(settings, &options)?;
     let stop = shutdown_signal()?;
     init_telemetry(&settings, warnings, LogTarget::Stdout)?;
+    let shopify = stand_in::start(&mut settings).await?;
 
     let db = Database::connect(&settings.database)
         .await
@@ -72,8 +78,16 @@ pub async fn run(
     })?;
 
     let address = SocketAddr::new(options.listen.ip(), app.port());
-    println!("{}", banner(address, &database_label, &options.data_dir));
-    app.run_until_stopped(stop).await
+    let app_url = Url::parse(&format!("http://{address}")).context("building the app URL")?;
+    println!(
+        "{}{}{}",
+        banner_head(address, &database_label, &options.data_dir),
+        shopify.describe(&app_url),
+        banner_tail(address),
+    );
+    let served = app.run_until_stopped(stop).await;
+    shopify.stop().await;
+    served
 }
 
 /// Fills in everything `dev` decides: address, public URL, database and secrets.
@@ -181,7 +195,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-fn banner(address: SocketAddr, database: &str, data_dir: &Path) -> String {
+fn banner_head(address: SocketAddr, database: &str, data_dir: &Path) -> String {
     let base = format!("http://{address}");
     format!(
         "\n\
@@ -190,14 +204,127 @@ fn banner(address: SocketAddr, database: &str, data_dir: &Path) -> String {
          \n  Health:     {base}/healthz\
          \n  Readiness:  {base}/readyz\
          \n  Database:   {database}\
-         \n  Secrets:    {secrets} (generated, local use only)\
-         \n\
-         \nNext steps:\
-         \n  curl {base}/healthz\
-         \n  cargo test            runs the whole test suite (no database server needed)\
-         \n  Ctrl-C                stops the service\n",
+         \n  Secrets:    {secrets} (generated, local use only)\n\n",
         secrets = data_dir.join(SECRETS_FILE).display(),
     )
+}
+
+fn banner_tail(address: SocketAddr) -> String {
+    format!(
+        "\n\
+         \nNext steps:\
+         \n  curl http://{address}/healthz\
+         \n  cargo test            runs the whole test suite (no database server needed)\
+         \n  Ctrl-C                stops the service\n"
+    )
+}
+
+/// The local Shopify stand-in, when this build has it.
+#[cfg(feature = "standin")]
+mod stand_in {
+    use anyhow::Context as _;
+    use secrecy::ExposeSecret as _;
+    use shopify_standin::{Plan, RunningStandIn, StandIn, StandInConfig};
+    use url::Url;
+
+    use crate::config::{DEFAULT_ADMIN_BASE_URL, Settings};
+
+    /// The shop the stand-in creates, matching the README's `token create --shop demo`.
+    pub const DEMO_SHOP: &str = "demo.myshopify.com";
+
+    /// The stand-in `dev` started, or why it did not start one.
+    pub enum Shopify {
+        /// Serving on loopback; the app's admin base URL points at it.
+        StandIn(RunningStandIn),
+        /// `shopify.admin_base_url` was configured, so `dev` leaves it alone.
+        Configured(String),
+    }
+
+    /// Starts the stand-in with the app's credentials and points the admin base URL at
+    /// it, unless that setting was configured explicitly.
+    pub async fn start(settings: &mut Settings) -> anyhow::Result<Shopify> {
+        if settings.shopify.admin_base_url != DEFAULT_ADMIN_BASE_URL {
+            return Ok(Shopify::Configured(settings.shopify.admin_base_url.clone()));
+        }
+        let api_key = settings.shopify.api_key.clone().unwrap_or_default();
+        let api_secret = settings
+            .shopify
+            .api_secret
+            .as_ref()
+            .map(|secret| secret.expose_secret().to_owned())
+            .unwrap_or_default();
+        let config = StandInConfig::new(api_key, api_secret).with_shop(DEMO_SHOP, Plan::Standard);
+
+        let standin = StandIn::start(config)
+            .await
+            .context("starting the local Shopify stand-in")?;
+        settings.shopify.admin_base_url = standin.admin_base_url_template();
+        settings
+            .validate()
+            .context("checking the stand-in's admin base URL")?;
+        Ok(Shopify::StandIn(standin))
+    }
+
+    impl Shopify {
+        /// Points webhooks at the app and says where the stand-in is and how to look.
+        pub fn describe(&self, app_url: &Url) -> String {
+            match self {
+                Self::StandIn(standin) => {
+                    standin.set_app_url(app_url.clone());
+                    let url = standin.url();
+                    format!(
+                        "Shopify stand-in: {url}\
+                         \n  Admin base URL: {template}\
+                         \n  Demo shop:      {DEMO_SHOP} (install the app: \
+                         curl -X POST {url}_standin/shops/demo/install)\
+                         \n  Inspect it:     curl {url}_standin/shops\
+                         \n                  curl {url}_standin/webhooks",
+                        template = standin.admin_base_url_template(),
+                    )
+                }
+                Self::Configured(template) => {
+                    format!("Shopify admin:  {template} (from configuration; no stand-in)")
+                }
+            }
+        }
+
+        /// Stops the stand-in, if one was started.
+        pub async fn stop(self) {
+            if let Self::StandIn(standin) = self {
+                standin.stop().await;
+            }
+        }
+    }
+}
+
+/// Stands in for the stand-in in builds without it.
+#[cfg(not(feature = "standin"))]
+mod stand_in {
+    use url::Url;
+
+    use crate::config::Settings;
+
+    /// Nothing was started.
+    pub struct Shopify(String);
+
+    /// Starts nothing; the admin base URL stays as configured.
+    pub async fn start(settings: &mut Settings) -> anyhow::Result<Shopify> {
+        Ok(Shopify(settings.shopify.admin_base_url.clone()))
+    }
+
+    impl Shopify {
+        /// Says that this build has no stand-in.
+        pub fn describe(&self, _app_url: &Url) -> String {
+            format!(
+                "Shopify stand-in: not built in (build with the default `standin` feature); \
+                 Shopify admin: {}",
+                self.0
+            )
+        }
+
+        /// Nothing to stop.
+        pub async fn stop(self) {}
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +377,28 @@ mod tests {
         };
         assert!(key(&first).is_some());
         assert_eq!(key(&first), key(&second));
+    }
+
+    #[test]
+    fn production_builds_can_leave_the_stand_in_out() {
+        let manifest: toml::Table = toml::from_str(include_str!("../Cargo.toml")).unwrap();
+
+        let dependency = &manifest["dependencies"]["shopify-standin"];
+        let features = manifest["features"].as_table().unwrap();
+        let enabling: Vec<&String> = features
+            .iter()
+            .filter(|(_, enables)| {
+                enables
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|item| item.as_str().unwrap().contains("shopify-standin"))
+            })
+            .map(|(name, _)| name)
+            .collect();
+
+        assert_eq!(dependency["optional"].as_bool(), Some(true));
+        assert_eq!(enabling, ["standin"]);
     }
 
     #[cfg(unix)]

@@ -310,6 +310,63 @@ async fn dev_serves_healthz_with_no_configuration_and_says_what_to_do_next() {
     assert!(status.success());
 }
 
+#[cfg(feature = "standin")]
+#[tokio::test]
+async fn dev_starts_the_shopify_stand_in_and_its_control_api_answers_at_the_printed_url() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("data");
+    let args = [
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+
+    let mut dev = Process::start(&args, &[]);
+    let app_line = dev
+        .wait_for_line(|line| line.trim_start().starts_with("App:"))
+        .await;
+    let app = app_line
+        .trim_start()
+        .trim_start_matches("App:")
+        .trim()
+        .to_owned();
+    let standin_line = dev
+        .wait_for_line(|line| line.starts_with("Shopify stand-in: "))
+        .await;
+    let standin = standin_line
+        .trim_start_matches("Shopify stand-in: ")
+        .trim()
+        .to_owned();
+    dev.wait_for_line(|line| line.contains("Next steps")).await;
+    let shops: Value = reqwest::get(format!("{standin}_standin/shops"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let summary: Value = reqwest::get(format!("{standin}_standin"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (status, _) = dev.terminate().await;
+
+    assert!(standin.starts_with("http://127.0.0.1:"), "{standin}");
+    assert_eq!(shops[0]["domain"], "demo.myshopify.com");
+    assert_eq!(
+        summary["admin_base_url"],
+        format!("{standin}shops/{{shop}}")
+    );
+    assert_eq!(
+        summary["webhooks"]["customers"],
+        format!("{app}/webhooks/customers")
+    );
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn token_create_prints_only_the_token_and_list_and_revoke_never_show_it() {
     let database = TestDatabase::fresh().await;
