@@ -307,6 +307,14 @@ async fn the_control_api_installs_uninstalls_and_reports_webhook_deliveries() {
     )
     .await;
     test.app.wait_for(1).await;
+    // The app has the request before the stand-in has recorded its answer.
+    crate::helpers::until("the delivery to be recorded", || {
+        test.standin
+            .deliveries()
+            .first()
+            .is_some_and(|d| d.delivered)
+    })
+    .await;
     let (_, deliveries) = get(&test, "webhooks").await;
     let (_, shop) = get(&test, "shops/acme-test").await;
 

@@ -251,3 +251,15 @@ impl Receiver {
             .unwrap_or_else(|_| panic!("fewer than {count} webhooks: {:?}", self.received()))
     }
 }
+
+/// Waits, up to [`PATIENCE`], until `condition` holds; fails the test otherwise.
+pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let wait = async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("still waiting for {what}"));
+}

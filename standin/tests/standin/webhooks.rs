@@ -144,6 +144,11 @@ async fn a_delivery_answered_with_5xx_is_retried_with_the_same_webhook_id_until_
         .collect();
     assert_eq!(ids, vec![ids[0]; 3]);
     assert_eq!(received[0].body, received[2].body);
+    // The app has the third request before the stand-in has recorded its answer.
+    crate::helpers::until("the delivery to be recorded", || {
+        test.standin.deliveries()[0].delivered
+    })
+    .await;
     let delivery = &test.standin.deliveries()[0];
     let statuses: Vec<Option<u16>> = delivery.attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
@@ -159,17 +164,10 @@ async fn retries_stop_after_the_configured_schedule() {
     test.create_customer(&token, json!({ "firstName": "Ada" }))
         .await;
     test.app.wait_for(4).await;
-    let wait = async {
-        loop {
-            if test.standin.deliveries()[0].gave_up {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    };
-    tokio::time::timeout(crate::helpers::PATIENCE, wait)
-        .await
-        .unwrap();
+    crate::helpers::until("the stand-in to give up", || {
+        test.standin.deliveries()[0].gave_up
+    })
+    .await;
 
     assert_eq!(test.standin.deliveries()[0].attempts.len(), 4);
     assert!(!test.standin.deliveries()[0].delivered);
