@@ -29,6 +29,18 @@ pub const DEFAULT_ADMIN_BASE_URL: &str = "https://{shop}";
 /// The placeholder in [`ShopifySettings::admin_base_url`].
 pub const SHOP_PLACEHOLDER: &str = "{shop}";
 
+/// Admin API version the app calls and its webhooks are serialised with.
+pub const DEFAULT_API_VERSION: &str = "2026-07";
+
+/// Access scopes the app asks for.
+pub const DEFAULT_SCOPES: &str = "read_customers,write_customers";
+
+/// Where Shopify serves App Bridge.
+pub const DEFAULT_APP_BRIDGE_URL: &str = "https://cdn.shopify.com/shopifycloud/app-bridge.js";
+
+/// Where Shopify serves the Polaris web components.
+pub const DEFAULT_POLARIS_URL: &str = "https://cdn.shopify.com/shopifycloud/polaris.js";
+
 /// Errors raised while loading or validating settings.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -167,6 +179,33 @@ pub const SETTINGS: &[SettingDoc] = &[
         description: "Base URL of a shop's admin (OAuth and Admin API), with `{shop}` standing \
                       for its `*.myshopify.com` domain. `dev` points it at the local Shopify \
                       stand-in.",
+    },
+    SettingDoc {
+        key: "shopify.previous_api_secret",
+        default: None,
+        description: "The client secret before a rotation; webhooks, signed links and session \
+                      tokens made with it are still accepted until it is removed. Secret.",
+    },
+    SettingDoc {
+        key: "shopify.scopes",
+        default: Some(DEFAULT_SCOPES),
+        description: "Access scopes requested by the authorization-code install.",
+    },
+    SettingDoc {
+        key: "shopify.api_version",
+        default: Some(DEFAULT_API_VERSION),
+        description: "Admin GraphQL API version the app calls.",
+    },
+    SettingDoc {
+        key: "shopify.app_bridge_url",
+        default: Some(DEFAULT_APP_BRIDGE_URL),
+        description: "App Bridge script the admin page loads. `dev` points it at the \
+                      stand-in's stub.",
+    },
+    SettingDoc {
+        key: "shopify.polaris_url",
+        default: Some(DEFAULT_POLARIS_URL),
+        description: "Polaris web components script the admin page loads.",
     },
     SettingDoc {
         key: "security.token_encryption_key",
@@ -328,6 +367,16 @@ pub struct ShopifySettings {
     pub api_secret: Option<SecretString>,
     /// Template of a shop's admin base URL; [`SHOP_PLACEHOLDER`] becomes the shop domain.
     pub admin_base_url: String,
+    /// The client secret before a rotation, still accepted on what Shopify signs.
+    pub previous_api_secret: Option<SecretString>,
+    /// Access scopes of the authorization-code install, comma-separated.
+    pub scopes: String,
+    /// Admin API version.
+    pub api_version: String,
+    /// App Bridge script URL.
+    pub app_bridge_url: String,
+    /// Polaris web components script URL.
+    pub polaris_url: String,
 }
 
 impl Default for ShopifySettings {
@@ -336,9 +385,15 @@ impl Default for ShopifySettings {
             api_key: None,
             api_secret: None,
             admin_base_url: DEFAULT_ADMIN_BASE_URL.to_owned(),
+            previous_api_secret: None,
+            scopes: DEFAULT_SCOPES.to_owned(),
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            app_bridge_url: DEFAULT_APP_BRIDGE_URL.to_owned(),
+            polaris_url: DEFAULT_POLARIS_URL.to_owned(),
         }
     }
 }
+
 
 impl ShopifySettings {
     /// The admin base URL of `shop`, e.g. `https://demo.myshopify.com`; OAuth lives under
@@ -471,6 +526,15 @@ impl Settings {
             return Err(invalid("server.public_url", "must be an http or https URL"));
         }
         admin_url(&self.shopify.admin_base_url, "example.myshopify.com")?;
+        for (key, value) in [
+            ("shopify.app_bridge_url", &self.shopify.app_bridge_url),
+            ("shopify.polaris_url", &self.shopify.polaris_url),
+        ] {
+            let scheme = Url::parse(value).map(|url| url.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+                return Err(invalid(key, "must be an http or https URL"));
+            }
+        }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }

@@ -3,13 +3,14 @@
 //!
 //! Routes and everything that knows actix live in [`web`]; settings in [`config`]; process
 //! wiring in [`startup`]; persistence in [`store`]; shared validated identifiers in
-//! [`types`]. The domain modules (`store`, and later `scim`, `shopify`, `sync`) know nothing
+//! [`types`]. The domain modules (`store`, `scim`, `shopify`, and later `sync`) know nothing
 //! of HTTP frameworks.
 
 pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod scim;
+pub mod shopify;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -8,9 +8,21 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::Settings;
+use crate::config::{Settings, decode_encryption_key};
+use crate::shopify::admin::ShopifyClient;
+use crate::shopify::crypto::TokenCipher;
+use crate::shopify::embedded::AppUrls;
+use crate::shopify::install::Platform;
+use crate::shopify::{AppCredentials, webhook};
 use crate::store::Database;
-use crate::web::server::HttpService;
+use crate::web::server::{HttpService, ShopifyState};
+use crate::web::shopify::{self as shopify_web, webhooks::InboxBell};
+
+/// Deliveries the webhook processor takes per round.
+const WEBHOOK_BATCH: u64 = 50;
+
+/// How often the webhook processor looks for work when nothing wakes it.
+const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A bound, not yet running, instance of the service.
 pub struct Application {
@@ -35,25 +47,36 @@ impl StopSignal {
 
 impl Application {
     /// Binds the listener from `settings.server.listen` (port 0 picks a free port) and
-    /// prepares the server on an already migrated database.
+    /// prepares the server on an already migrated database, with the webhook processor
+    /// running beside it. The settings must satisfy [`Settings::require_for_serve`].
     pub fn build(settings: &Settings, db: Database) -> anyhow::Result<Self> {
+        settings.require_for_serve()?;
+        let shopify = shopify_state(settings, &db)?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let port = listener
             .local_addr()
             .context("reading the bound address")?
             .port();
-        let http = HttpService::start(listener, &settings.server, &settings.scim, db.clone())
-            .context("starting the HTTP server")?;
+        let http = HttpService::start(
+            listener,
+            &settings.server,
+            &settings.scim,
+            db.clone(),
+            shopify.clone(),
+        )
+        .context("starting the HTTP server")?;
 
         let (stop_tx, _) = watch::channel(false);
-        Ok(Self {
+        let mut app = Self {
             port,
             http,
             db,
             stop_tx,
             tasks: JoinSet::new(),
-        })
+        };
+        app.spawn_background(|stop| process_webhooks(shopify.platform, shopify.bell, stop));
+        Ok(app)
     }
 
     /// The port the server is bound to.
@@ -94,6 +117,67 @@ impl Application {
         db.close().await.context("closing the database pool")?;
         tracing::info!("shutdown complete");
         served.context("running the HTTP server")
+    }
+}
+
+/// Builds what the Shopify routes share from complete settings.
+fn shopify_state(settings: &Settings, db: &Database) -> anyhow::Result<ShopifyState> {
+    let shopify = &settings.shopify;
+    let (Some(api_key), Some(secret), Some(key), Some(public_url)) = (
+        shopify.api_key.clone(),
+        shopify.api_secret.clone(),
+        settings.security.token_encryption_key.as_ref(),
+        settings.server.public_url.clone(),
+    ) else {
+        anyhow::bail!("the Shopify credentials, encryption key and public URL are required");
+    };
+    let credentials = AppCredentials::new(
+        api_key.clone(),
+        secret,
+        shopify.previous_api_secret.clone(),
+    );
+    let client = ShopifyClient::new(shopify, credentials).context("building the Shopify client")?;
+    let cipher = TokenCipher::new(decode_encryption_key(key)?);
+
+    Ok(ShopifyState {
+        platform: Platform::new(db.clone(), client, cipher),
+        pages: shopify_web::Settings {
+            urls: AppUrls { public_url },
+            api_key,
+            scopes: shopify.scopes.clone(),
+            app_bridge_url: shopify.app_bridge_url.clone(),
+            polaris_url: shopify.polaris_url.clone(),
+        },
+        bell: std::sync::Arc::new(InboxBell::default()),
+    })
+}
+
+/// Processes stored webhook deliveries until the service stops: at once when a delivery
+/// arrives, and every [`WEBHOOK_POLL`] for retries and deliveries stored by other instances.
+async fn process_webhooks(
+    platform: Platform,
+    bell: std::sync::Arc<InboxBell>,
+    mut stop: StopSignal,
+) {
+    loop {
+        loop {
+            match webhook::process_pending(&platform, WEBHOOK_BATCH).await {
+                Ok(done) if done as u64 == WEBHOOK_BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(
+                        error.chain = %crate::telemetry::error_chain(&error),
+                        "the webhook processor failed; retrying"
+                    );
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            () = stop.stopped() => return,
+            () = bell.0.notified() => {},
+            () = tokio::time::sleep(WEBHOOK_POLL) => {},
+        }
     }
 }
 

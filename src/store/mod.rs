@@ -5,6 +5,7 @@
 //! URL and both must behave the same. Nothing here knows about HTTP.
 
 pub mod entity;
+pub mod exports;
 pub mod groups;
 pub mod outbox;
 pub mod resources;
@@ -13,6 +14,7 @@ pub mod shops;
 pub(crate) mod testing;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::ops::Deref;
 use std::path::Path;

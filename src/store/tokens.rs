@@ -25,7 +25,7 @@ const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 pub struct TenantScope {
     shop_id: ShopId,
     domain: ShopDomain,
-    token_id: TokenId,
+    token_id: Option<TokenId>,
 }
 
 impl TenantScope {
@@ -39,9 +39,20 @@ impl TenantScope {
         &self.domain
     }
 
-    /// The token that authenticated the request.
-    pub fn token_id(&self) -> &TokenId {
-        &self.token_id
+    /// The SCIM token that authenticated the request; `None` for work Shopify asked for.
+    pub fn token_id(&self) -> Option<&TokenId> {
+        self.token_id.as_ref()
+    }
+
+    /// The scope of work done on Shopify's word rather than an identity provider's: a
+    /// verified compliance webhook names the shop (`customers/redact`,
+    /// `customers/data_request`).
+    pub fn for_verified_shop(shop: &shop::Model) -> Self {
+        Self {
+            shop_id: shop.id,
+            domain: shop.domain.clone(),
+            token_id: None,
+        }
     }
 }
 
@@ -127,6 +138,17 @@ pub async fn revoke(db: &Database, shop_id: ShopId, id: &TokenId) -> Result<bool
     Ok(result.rows_affected > 0)
 }
 
+/// Revokes every live token of `shop_id` (on uninstall); returns how many.
+pub async fn revoke_all<C: sea_orm::ConnectionTrait>(conn: &C, shop_id: ShopId) -> Result<u64> {
+    let result = scim_token::Entity::update_many()
+        .col_expr(scim_token::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(scim_token::Column::ShopId.eq(shop_id))
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// The shop a token id belongs to, for the operator's `token revoke ID`.
 pub async fn shop_of_token(db: &Database, id: &TokenId) -> Result<Option<shop::Model>> {
     let Some(token) = scim_token::Entity::find_by_id(id.as_str().to_owned())
@@ -185,6 +207,6 @@ pub async fn authenticate(
     Ok(Some(TenantScope {
         shop_id: shop.id,
         domain: shop.domain,
-        token_id: presented.id.clone(),
+        token_id: Some(presented.id.clone()),
     }))
 }

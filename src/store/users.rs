@@ -201,3 +201,31 @@ async fn index_emails<C: ConnectionTrait>(
     }
     Ok(())
 }
+
+/// SCIM ids of the shop's users with `email` among their addresses (any case).
+pub async fn ids_with_email<C: ConnectionTrait>(
+    conn: &C,
+    shop_id: ShopId,
+    email: &str,
+) -> Result<Vec<String>> {
+    use sea_orm::QuerySelect as _;
+
+    let ids: Vec<String> = scim_user::Entity::find()
+        .select_only()
+        .column(scim_user::Column::Id)
+        .filter(scim_user::Column::ShopId.eq(shop_id))
+        .filter(
+            scim_user::Column::Pk.in_subquery(
+                Query::select()
+                    .column(scim_user_email::Column::UserPk)
+                    .from(scim_user_email::Entity)
+                    .and_where(scim_user_email::Column::ShopId.eq(shop_id))
+                    .and_where(scim_user_email::Column::ValueCi.eq(email.trim().to_lowercase()))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(ids)
+}

@@ -8,6 +8,7 @@ pub mod health;
 pub mod request_log;
 pub mod scim;
 pub mod server;
+pub mod shopify;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub struct ReadinessBudget(pub Duration);
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     scim::configure(cfg);
+    shopify::configure(cfg);
 }
 
 /// Extractor and body settings that hold every handler to the body cap.

@@ -1,5 +1,6 @@
 //! sea-orm entities, one file per table, matching the migrations in `migrations/`.
 
+pub mod data_export;
 pub mod scim_group;
 pub mod scim_group_member;
 pub mod scim_list_block;
@@ -9,3 +10,4 @@ pub mod scim_user;
 pub mod scim_user_email;
 pub mod shop;
 pub mod sync_job;
+pub mod webhook_delivery;

@@ -42,9 +42,9 @@ impl FromRequest for Tenant {
             let scope = tokens::authenticate(&db, &handle.domain(), &presented)
                 .await?
                 .ok_or(ScimHttpError::Unauthorized)?;
-            if let Some(limiter) = limiter {
+            if let (Some(limiter), Some(token_id)) = (limiter, scope.token_id()) {
                 limiter
-                    .check(scope.token_id().as_str())
+                    .check(token_id.as_str())
                     .map_err(|wait| ScimHttpError::TooManyRequests { wait })?;
             }
 
