@@ -8,12 +8,10 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{Settings, decode_encryption_key};
-use crate::shopify::admin::ShopifyClient;
-use crate::shopify::crypto::TokenCipher;
+use crate::config::Settings;
 use crate::shopify::embedded::AppUrls;
 use crate::shopify::install::Platform;
-use crate::shopify::{AppCredentials, webhook};
+use crate::shopify::webhook;
 use crate::store::Database;
 use crate::web::server::{HttpService, ShopifyState};
 use crate::web::shopify::{self as shopify_web, webhooks::InboxBell};
@@ -123,24 +121,16 @@ impl Application {
 /// Builds what the Shopify routes share from complete settings.
 fn shopify_state(settings: &Settings, db: &Database) -> anyhow::Result<ShopifyState> {
     let shopify = &settings.shopify;
-    let (Some(api_key), Some(secret), Some(key), Some(public_url)) = (
-        shopify.api_key.clone(),
-        shopify.api_secret.clone(),
-        settings.security.token_encryption_key.as_ref(),
-        settings.server.public_url.clone(),
-    ) else {
-        anyhow::bail!("the Shopify credentials, encryption key and public URL are required");
+    let (Some(api_key), Some(public_url)) =
+        (shopify.api_key.clone(), settings.server.public_url.clone())
+    else {
+        anyhow::bail!("the Shopify client id and the public URL are required");
     };
-    let credentials = AppCredentials::new(
-        api_key.clone(),
-        secret,
-        shopify.previous_api_secret.clone(),
-    );
-    let client = ShopifyClient::new(shopify, credentials).context("building the Shopify client")?;
-    let cipher = TokenCipher::new(decode_encryption_key(key)?);
+    let platform =
+        Platform::from_settings(settings, db.clone()).context("preparing the Shopify client")?;
 
     Ok(ShopifyState {
-        platform: Platform::new(db.clone(), client, cipher),
+        platform,
         pages: shopify_web::Settings {
             urls: AppUrls { public_url },
             api_key,

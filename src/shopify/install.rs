@@ -45,6 +45,27 @@ impl Platform {
         }
     }
 
+    /// The platform as complete settings describe it: credentials, admin base URL,
+    /// encryption key.
+    pub fn from_settings(settings: &crate::config::Settings, db: Database) -> Result<Self> {
+        let shopify = &settings.shopify;
+        let (Some(api_key), Some(secret), Some(key)) = (
+            shopify.api_key.clone(),
+            shopify.api_secret.clone(),
+            settings.security.token_encryption_key.as_ref(),
+        ) else {
+            return Err(Error::Config(
+                "the Shopify credentials and the encryption key are required".to_owned(),
+            ));
+        };
+        let credentials =
+            AppCredentials::new(api_key, secret, shopify.previous_api_secret.clone());
+        let key = crate::config::decode_encryption_key(key)
+            .map_err(|error| Error::Config(error.to_string()))?;
+        let client = ShopifyClient::new(shopify, credentials)?;
+        Ok(Self::new(db, client, TokenCipher::new(key)))
+    }
+
     /// The database.
     pub fn db(&self) -> &Database {
         &self.db

@@ -317,6 +317,11 @@ impl StandInHandle {
         app.app_url = Some(app_url);
     }
 
+    /// Sends webhooks to `targets` from now on (the app's URL stays as it is).
+    pub fn set_webhook_targets(&self, targets: WebhookTargets) {
+        lock(&self.world.app).webhooks = targets;
+    }
+
     /// The clock it reads.
     pub fn clock(&self) -> &Clock {
         &self.world.config.clock

@@ -17,6 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The client id of every test application.
+pub const CLIENT_ID: &str = "test-client-id";
+
+/// The client secret of every test application.
+pub const CLIENT_SECRET: &str = "test-client-secret";
+
 /// Installs the log subscriber once per test binary; output is kept only with `TEST_LOG=1`.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     let settings = shopify_scim::config::LogSettings {
@@ -130,6 +136,8 @@ pub struct TestOptions {
     pub readiness_timeout: Duration,
     /// SCIM requests per second and burst per token.
     pub scim_rate_limit: (u32, u32),
+    /// Where shops' admins are: the Shopify stand-in's template, or Shopify's default.
+    pub admin_base_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -139,6 +147,7 @@ impl Default for TestOptions {
             max_body_bytes: 64 * 1024,
             readiness_timeout: Duration::from_millis(800),
             scim_rate_limit: (1000, 1000),
+            admin_base_url: None,
         }
     }
 }
@@ -155,6 +164,8 @@ pub struct TestApp {
     pub db: Database,
     /// The database the application uses.
     pub database: TestDatabase,
+    /// The settings the application runs with.
+    pub settings: Settings,
     /// Proxy between the application and PostgreSQL, to simulate outages.
     proxy: Option<DbProxy>,
     stop: Option<oneshot::Sender<()>>,
@@ -211,6 +222,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .expect("building the HTTP client"),
         db,
         database,
+        settings,
         proxy,
         stop: Some(stop_tx),
         running: Some(running),
@@ -232,8 +244,11 @@ pub fn test_settings(options: &TestOptions, database: &DatabaseSettings) -> Sett
         settings.scim.rate_limit_per_second,
         settings.scim.rate_limit_burst,
     ) = options.scim_rate_limit;
-    settings.shopify.api_key = Some("test-client-id".to_owned());
-    settings.shopify.api_secret = Some(SecretString::from("test-client-secret"));
+    settings.shopify.api_key = Some(CLIENT_ID.to_owned());
+    settings.shopify.api_secret = Some(SecretString::from(CLIENT_SECRET));
+    if let Some(template) = &options.admin_base_url {
+        settings.shopify.admin_base_url = template.clone();
+    }
     settings.security.token_encryption_key = Some(SecretString::from(
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     ));
@@ -473,5 +488,63 @@ impl DbProxy {
 async fn link(mut client: TcpStream, upstream: SocketAddr) {
     if let Ok(mut server) = TcpStream::connect(upstream).await {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    }
+}
+
+/// An application wired to a Shopify stand-in that knows it (same credentials, webhooks
+/// pointed at the application), with one shop on the Standard plan.
+pub struct ShopifyTestApp {
+    /// The application.
+    pub app: TestApp,
+    /// The stand-in.
+    pub standin: shopify_standin::RunningStandIn,
+    /// The stand-in's shop.
+    pub shop: String,
+}
+
+/// The stand-in's configuration for tests: short webhook retries, `shop` on Standard.
+pub fn standin_config(shop: &str) -> shopify_standin::StandInConfig {
+    let mut config = shopify_standin::StandInConfig::new(CLIENT_ID, CLIENT_SECRET)
+        .with_shop(shop, shopify_standin::Plan::Standard);
+    config.webhook_retry_delays = vec![Duration::from_millis(100); 5];
+    config
+}
+
+/// Starts a stand-in configured by `config`, then the application against it.
+pub async fn spawn_app_with_shopify(
+    shop: &str,
+    config: shopify_standin::StandInConfig,
+) -> ShopifyTestApp {
+    let standin = shopify_standin::StandIn::start(config)
+        .await
+        .expect("starting the Shopify stand-in");
+    let options = TestOptions {
+        admin_base_url: Some(standin.admin_base_url_template()),
+        ..TestOptions::default()
+    };
+    let app = spawn_app_with(options).await;
+    let origin: url::Url = app.address.parse().expect("a URL");
+    standin.set_app_url(origin.join("/app").expect("a URL"));
+    standin.set_webhook_targets(shopify_standin::WebhookTargets::under(&origin));
+    ShopifyTestApp {
+        app,
+        standin,
+        shop: shop.to_owned(),
+    }
+}
+
+/// Waits until `check` answers `Some`, polling; fails the test after 15 seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -17,4 +17,5 @@ mod scim_fuzz;
 mod scim_groups;
 mod scim_users;
 mod shopify_app_toml;
+mod shopify_install;
 mod shutdown;
