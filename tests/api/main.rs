@@ -16,6 +16,8 @@ mod scim_discovery;
 mod scim_fuzz;
 mod scim_groups;
 mod scim_users;
+mod shopify_admin;
 mod shopify_app_toml;
 mod shopify_install;
+mod shopify_webhooks;
 mod shutdown;
