@@ -394,7 +394,6 @@ impl Default for ShopifySettings {
     }
 }
 
-
 impl ShopifySettings {
     /// The admin base URL of `shop`, e.g. `https://demo.myshopify.com`; OAuth lives under
     /// its `/admin/oauth/` and the GraphQL Admin API under its `/admin/api/`.

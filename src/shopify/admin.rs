@@ -182,7 +182,10 @@ impl ShopifyClient {
         query: &str,
         variables: &Value,
     ) -> Result<GraphqlResponse> {
-        let url = self.endpoint(shop, &format!("/admin/api/{}/graphql.json", self.api_version))?;
+        let url = self.endpoint(
+            shop,
+            &format!("/admin/api/{}/graphql.json", self.api_version),
+        )?;
         let response = self
             .http
             .post(url)

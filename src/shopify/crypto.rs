@@ -105,7 +105,9 @@ mod tests {
             .encrypt(&secret("shpat_plain"), "a.myshopify.com/access")
             .unwrap();
 
-        let back = cipher(1).decrypt(&stored, "a.myshopify.com/access").unwrap();
+        let back = cipher(1)
+            .decrypt(&stored, "a.myshopify.com/access")
+            .unwrap();
 
         assert_eq!(back.expose_secret(), "shpat_plain");
         assert!(!stored.contains("shpat"));

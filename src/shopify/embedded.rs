@@ -1,4 +1,6 @@
-//! The embedded app inside Shopify admin: what a document load of the app URL leads to
+//! The embedded app inside Shopify admin.
+//!
+//! What a document load of the app URL leads to
 //! (`shopify.md` §3.1), the authorization-code install for non-managed installs (§1.2,
 //! §1.3), and the admin's view and actions (the shop's SCIM endpoint and tokens).
 //!
@@ -123,7 +125,9 @@ pub async fn open_app(
     };
 
     platform.ensure_installed(&session).await?;
-    Ok(AppLoad::Render(Box::new(view(platform, urls, &shop).await?)))
+    Ok(AppLoad::Render(Box::new(
+        view(platform, urls, &shop).await?,
+    )))
 }
 
 /// A load outside the admin's iframe: an unfinished non-managed install (signed query,
@@ -227,7 +231,9 @@ pub async fn create_token(
     let label = label.map(str::trim).filter(|label| !label.is_empty());
     let label = label.unwrap_or("SCIM token");
     if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        return Err(Error::Malformed("the label must be 1 to 80 printable characters"));
+        return Err(Error::Malformed(
+            "the label must be 1 to 80 printable characters",
+        ));
     }
     let expires_at = match expires_in_days {
         None | Some(0) => None,
@@ -260,8 +266,9 @@ pub fn begin_install(
     Ok((url, state))
 }
 
-/// Completes an authorization-code install from the callback: the state cookie, the query
-/// HMAC, timestamp and shop are checked (in that order, §1.3) before the code is exchanged.
+/// Completes an authorization-code install from the callback.
+///
+/// The state cookie, the query HMAC, timestamp and shop are checked (in that order, §1.3) before the code is exchanged.
 /// Answers where to send the merchant: the app inside their admin.
 pub async fn complete_install(
     platform: &Platform,
@@ -273,7 +280,12 @@ pub async fn complete_install(
         return Err(Error::StateMismatch);
     }
     let query: SignedQuery = signature::verify_query(platform.credentials(), raw_query, now)?;
-    oauth::check_state(platform.credentials(), state_cookie, query.get("state"), now)?;
+    oauth::check_state(
+        platform.credentials(),
+        state_cookie,
+        query.get("state"),
+        now,
+    )?;
     let code = query.get("code").ok_or(Error::Malformed("missing code"))?;
 
     platform.install_with_code(&query.shop, code).await?;

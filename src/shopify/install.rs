@@ -1,4 +1,6 @@
-//! A shop's installation: getting Shopify tokens (token exchange on the first embedded
+//! A shop's installation and its Shopify tokens.
+//!
+//! Getting Shopify tokens (token exchange on the first embedded
 //! load, or the authorization-code grant), keeping them encrypted and fresh, calling the
 //! Admin API with them, and forgetting them on uninstall (`shopify.md` §1.5, §1.6, §4.3).
 //!
@@ -58,8 +60,7 @@ impl Platform {
                 "the Shopify credentials and the encryption key are required".to_owned(),
             ));
         };
-        let credentials =
-            AppCredentials::new(api_key, secret, shopify.previous_api_secret.clone());
+        let credentials = AppCredentials::new(api_key, secret, shopify.previous_api_secret.clone());
         let key = crate::config::decode_encryption_key(key)
             .map_err(|error| Error::Config(error.to_string()))?;
         let client = ShopifyClient::new(shopify, credentials)?;
@@ -123,7 +124,10 @@ impl Platform {
         let refresh_ciphertext = grant
             .refresh_token
             .as_ref()
-            .map(|token| self.cipher.encrypt(token, &context(domain, "refresh_token")))
+            .map(|token| {
+                self.cipher
+                    .encrypt(token, &context(domain, "refresh_token"))
+            })
             .transpose()?;
         Ok(StoredTokens {
             access_ciphertext: self
@@ -169,7 +173,11 @@ impl Platform {
     /// Rotates the shop's token pair. Concurrent callers of one shop wait for the first and
     /// use its result. `seen` is the row the caller judged stale: when the stored pair has
     /// changed since, someone else refreshed and that pair is used as it is.
-    async fn refresh(&self, domain: &ShopDomain, seen: Option<&shop::Model>) -> Result<SecretString> {
+    async fn refresh(
+        &self,
+        domain: &ShopDomain,
+        seen: Option<&shop::Model>,
+    ) -> Result<SecretString> {
         let lock = {
             let mut map = self
                 .refreshing
@@ -180,9 +188,8 @@ impl Platform {
         let _turn = lock.lock().await;
 
         let shop = self.installed_shop(domain).await?;
-        let changed = seen.is_some_and(|seen| {
-            seen.access_token_ciphertext != shop.access_token_ciphertext
-        });
+        let changed =
+            seen.is_some_and(|seen| seen.access_token_ciphertext != shop.access_token_ciphertext);
         let still_fresh = shop
             .access_token_expires_at
             .is_none_or(|at| at - Utc::now() > REFRESH_MARGIN);
@@ -234,9 +241,9 @@ impl Platform {
         let seen = self.installed_shop(domain).await?;
         let token = self.refresh(domain, None).await?;
         match self.client.graphql(domain, &token, query, variables).await {
-            Err(Error::TokenRejected { status: 401, .. }) => {
-                Err(self.needs_reauth(&seen, "access token refused after refresh").await)
-            }
+            Err(Error::TokenRejected { status: 401, .. }) => Err(self
+                .needs_reauth(&seen, "access token refused after refresh")
+                .await),
             other => other,
         }
     }

@@ -1,5 +1,6 @@
-//! Everything the app knows about Shopify as a platform: signed query strings and webhooks,
-//! App Bridge session tokens, Shopify tokens encrypted at rest, the OAuth token endpoint
+//! Everything the app knows about Shopify as a platform.
+//!
+//! Signed query strings and webhooks, App Bridge session tokens, Shopify tokens encrypted at rest, the OAuth token endpoint
 //! (token exchange, authorization code, refresh), the Admin GraphQL client, installation
 //! state and the handling of platform webhooks (uninstall, scopes, compliance).
 //!

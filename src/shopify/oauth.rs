@@ -81,7 +81,10 @@ pub fn new_state(credentials: &AppCredentials, now: DateTime<Utc>) -> Result<New
     let state = hex::encode(bytes);
     let expires = now.timestamp() + STATE_LIFETIME_SECS;
     let signed = format!("{state}.{expires}");
-    let mac = hex_hmac(credentials.secret(), format!("oauth-state:{signed}").as_bytes());
+    let mac = hex_hmac(
+        credentials.secret(),
+        format!("oauth-state:{signed}").as_bytes(),
+    );
     Ok(NewState {
         cookie: format!("{signed}.{mac}"),
         state,

@@ -1,4 +1,6 @@
-//! App Bridge session tokens (`shopify.md` §2): HS256 JWTs signed with the app's client
+//! App Bridge session tokens (`shopify.md` §2).
+//!
+//! HS256 JWTs signed with the app's client
 //! secret, one minute long, sent as `id_token` on embedded document loads and as
 //! `Authorization: Bearer` on the admin page's own requests.
 //!
@@ -120,7 +122,10 @@ pub fn verify(
     if now > claims.exp.saturating_add(LEEWAY_SECS) {
         return Err(Error::InvalidSessionToken("expired"));
     }
-    if claims.nbf.is_some_and(|nbf| now < nbf.saturating_sub(LEEWAY_SECS)) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| now < nbf.saturating_sub(LEEWAY_SECS))
+    {
         return Err(Error::InvalidSessionToken("not yet valid"));
     }
     if !claims.aud.contains(credentials.api_key()) {
@@ -232,7 +237,11 @@ pub(crate) mod tests {
             mint(CLIENT_SECRET, "RS256", &claims()),
             mint(CLIENT_SECRET, "HS256", &with("exp", (TS - 11).into())),
             mint(CLIENT_SECRET, "HS256", &with("nbf", (TS + 11).into())),
-            mint(CLIENT_SECRET, "HS256", &with("dest", "https://evil.com".into())),
+            mint(
+                CLIENT_SECRET,
+                "HS256",
+                &with("dest", "https://evil.com".into()),
+            ),
             mint(
                 CLIENT_SECRET,
                 "HS256",
@@ -240,7 +249,10 @@ pub(crate) mod tests {
             ),
             mint("shpss_another_secret", "HS256", &claims()),
             format!("{}.", FIXTURE_TOKEN),
-            FIXTURE_TOKEN.replace("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", "eyJhbGciOiJub25lIn0"),
+            FIXTURE_TOKEN.replace(
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+                "eyJhbGciOiJub25lIn0",
+            ),
         ];
 
         for token in cases {

@@ -1,4 +1,6 @@
-//! Shopify's two HMAC schemes: hex HMAC-SHA256 over the sorted, form-encoded parameters of
+//! Shopify's two HMAC schemes.
+//!
+//! Hex HMAC-SHA256 over the sorted, form-encoded parameters of
 //! a signed query string (install, OAuth callback, embedded load; `shopify.md` §1.3), and
 //! base64 HMAC-SHA256 over the raw bytes of a webhook body (§4.1).
 //!
@@ -79,7 +81,9 @@ fn raw_hmac(secret: &SecretString, message: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Verifies a raw query string signed by Shopify: parameters decoded, none repeated, the
+/// Verifies a raw query string signed by Shopify.
+///
+/// Parameters decoded, none repeated, the
 /// `hmac` matching under any of the app's secrets (in constant time), `timestamp` within
 /// [`TIMESTAMP_TOLERANCE_SECS`] of `now`, and `shop` a valid `*.myshopify.com` domain.
 pub fn verify_query(
@@ -89,7 +93,10 @@ pub fn verify_query(
 ) -> Result<SignedQuery> {
     let mut params = BTreeMap::new();
     for (key, value) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-        if params.insert(key.into_owned(), value.into_owned()).is_some() {
+        if params
+            .insert(key.into_owned(), value.into_owned())
+            .is_some()
+        {
             return Err(Error::Malformed("a query parameter is repeated"));
         }
     }
@@ -196,7 +203,10 @@ mod tests {
 
         let verified = verify_query(&credentials(), &query, at(TS)).unwrap();
 
-        assert_eq!(verified.get("code"), Some("3f2a9c7e1b4d6a8f0e2c4b6d8f0a1c3e"));
+        assert_eq!(
+            verified.get("code"),
+            Some("3f2a9c7e1b4d6a8f0e2c4b6d8f0a1c3e")
+        );
     }
 
     #[test]
@@ -242,8 +252,14 @@ mod tests {
             (install_query(INSTALL_HMAC), TS - 91),
             (install_query(&INSTALL_HMAC.to_uppercase()), TS),
             (format!("host={HOST}&shop={SHOP}&timestamp={TS}"), TS),
-            (format!("{}&timestamp={TS}", install_query(INSTALL_HMAC)), TS),
-            (signed(&[("shop", "evil.com"), ("timestamp", "1767225600")]), TS),
+            (
+                format!("{}&timestamp={TS}", install_query(INSTALL_HMAC)),
+                TS,
+            ),
+            (
+                signed(&[("shop", "evil.com"), ("timestamp", "1767225600")]),
+                TS,
+            ),
             (
                 signed(&[
                     ("shop", "acme-test.myshopify.com.evil.com"),
@@ -276,14 +292,18 @@ mod tests {
 
     #[test]
     fn a_query_signed_with_the_previous_secret_verifies_during_rotation() {
-        let rotating = AppCredentials::new(
-            "id",
-            secret("the-new-secret"),
-            Some(secret(CLIENT_SECRET)),
-        );
+        let rotating =
+            AppCredentials::new("id", secret("the-new-secret"), Some(secret(CLIENT_SECRET)));
 
         assert!(verify_query(&rotating, &install_query(INSTALL_HMAC), at(TS)).is_ok());
-        assert!(verify_webhook(&rotating, CUSTOMERS_UPDATE.as_bytes(), "xQ2MWyK/a4PqzaXyFJYCzzLVxHWz0qDTdamwttYZk6k=").is_ok());
+        assert!(
+            verify_webhook(
+                &rotating,
+                CUSTOMERS_UPDATE.as_bytes(),
+                "xQ2MWyK/a4PqzaXyFJYCzzLVxHWz0qDTdamwttYZk6k="
+            )
+            .is_ok()
+        );
     }
 
     #[test]

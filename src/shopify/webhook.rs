@@ -1,4 +1,6 @@
-//! Webhooks from Shopify (`shopify.md` §4): verified over the raw body, stored in the inbox
+//! Webhooks from Shopify (`shopify.md` §4).
+//!
+//! Verified over the raw body, stored in the inbox
 //! under their `X-Shopify-Webhook-Id` and acknowledged at once; processed afterwards by
 //! [`process_pending`], which a background task runs.
 //!
@@ -142,8 +144,7 @@ pub async fn process_pending(platform: &Platform, limit: u64) -> Result<usize> {
             Ok(outcome) => {
                 // `shop/redact` erased the delivery itself along with the rest.
                 if outcome != Outcome::Erased {
-                    webhooks::finish(platform.db().conn(), delivery.id, outcome.as_str())
-                        .await?;
+                    webhooks::finish(platform.db().conn(), delivery.id, outcome.as_str()).await?;
                 }
                 tracing::info!(
                     shop.domain = %shop,
@@ -247,7 +248,10 @@ async fn users_of_customer(
     scope: &TenantScope,
     payload: &Value,
 ) -> Result<Vec<String>> {
-    let Some(email) = payload["customer"]["email"].as_str().filter(|e| !e.is_empty()) else {
+    let Some(email) = payload["customer"]["email"]
+        .as_str()
+        .filter(|e| !e.is_empty())
+    else {
         return Ok(Vec::new());
     };
     Ok(users::ids_with_email(db.conn(), scope.shop_id(), email).await?)
@@ -281,7 +285,9 @@ async fn data_request(platform: &Platform, shop: &ShopDomain, payload: &Value) -
         "data_request": payload.get("data_request").cloned().unwrap_or(Value::Null),
         "scim_users": resources,
     });
-    let request_id = payload["data_request"]["id"].as_i64().map(|id| id.to_string());
+    let request_id = payload["data_request"]["id"]
+        .as_i64()
+        .map(|id| id.to_string());
     exports::insert(
         db.conn(),
         row.id,

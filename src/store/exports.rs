@@ -32,7 +32,10 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// The shop's exports, newest first.
-pub async fn list<C: ConnectionTrait>(conn: &C, shop_id: ShopId) -> Result<Vec<data_export::Model>> {
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    shop_id: ShopId,
+) -> Result<Vec<data_export::Model>> {
     Ok(data_export::Entity::find()
         .filter(data_export::Column::ShopId.eq(shop_id))
         .order_by_desc(data_export::Column::Id)

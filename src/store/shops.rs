@@ -58,7 +58,10 @@ pub async fn save_tokens<C: ConnectionTrait>(
 ) -> Result<()> {
     let now = Utc::now();
     let mut update = shop::Entity::update_many()
-        .col_expr(shop::Column::InstallState, Expr::value(install_state::INSTALLED))
+        .col_expr(
+            shop::Column::InstallState,
+            Expr::value(install_state::INSTALLED),
+        )
         .col_expr(
             shop::Column::AccessTokenCiphertext,
             Expr::value(tokens.access_ciphertext.clone()),
@@ -82,7 +85,10 @@ pub async fn save_tokens<C: ConnectionTrait>(
     if new_install {
         update = update.col_expr(shop::Column::InstalledAt, Expr::value(now));
     }
-    update.filter(shop::Column::Id.eq(shop_id)).exec(conn).await?;
+    update
+        .filter(shop::Column::Id.eq(shop_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
@@ -96,15 +102,30 @@ pub async fn drop_tokens<C: ConnectionTrait>(
     let now = Utc::now();
     let mut update = shop::Entity::update_many()
         .col_expr(shop::Column::InstallState, Expr::value(state))
-        .col_expr(shop::Column::AccessTokenCiphertext, Expr::value(None::<String>))
-        .col_expr(shop::Column::AccessTokenExpiresAt, Expr::value(None::<DateTime<Utc>>))
-        .col_expr(shop::Column::RefreshTokenCiphertext, Expr::value(None::<String>))
-        .col_expr(shop::Column::RefreshTokenExpiresAt, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(
+            shop::Column::AccessTokenCiphertext,
+            Expr::value(None::<String>),
+        )
+        .col_expr(
+            shop::Column::AccessTokenExpiresAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(
+            shop::Column::RefreshTokenCiphertext,
+            Expr::value(None::<String>),
+        )
+        .col_expr(
+            shop::Column::RefreshTokenExpiresAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
         .col_expr(shop::Column::UpdatedAt, Expr::value(now));
     if state == install_state::UNINSTALLED {
         update = update.col_expr(shop::Column::UninstalledAt, Expr::value(now));
     }
-    update.filter(shop::Column::Id.eq(shop_id)).exec(conn).await?;
+    update
+        .filter(shop::Column::Id.eq(shop_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

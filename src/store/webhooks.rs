@@ -1,4 +1,6 @@
-//! The webhook inbox: verified deliveries stored before they are acknowledged, claimed by a
+//! The webhook inbox.
+//!
+//! Verified deliveries are stored before they are acknowledged, claimed by a
 //! processor, and marked processed once. A delivery is identified by its
 //! `X-Shopify-Webhook-Id`, so a retried or duplicated delivery adds no second row.
 //!
@@ -125,8 +127,14 @@ pub async fn claim(
 /// Records that a claimed delivery is done, with what was done.
 pub async fn finish<C: ConnectionTrait>(conn: &C, id: i64, outcome: &str) -> Result<()> {
     webhook_delivery::Entity::update_many()
-        .col_expr(webhook_delivery::Column::ProcessedAt, Expr::value(Utc::now()))
-        .col_expr(webhook_delivery::Column::LockedUntil, Expr::value(None::<DateTime<Utc>>))
+        .col_expr(
+            webhook_delivery::Column::ProcessedAt,
+            Expr::value(Utc::now()),
+        )
+        .col_expr(
+            webhook_delivery::Column::LockedUntil,
+            Expr::value(None::<DateTime<Utc>>),
+        )
         .col_expr(webhook_delivery::Column::Outcome, Expr::value(outcome))
         .filter(webhook_delivery::Column::Id.eq(id))
         .exec(conn)

@@ -53,9 +53,7 @@ pub fn shopify_status(error: &shopify::Error) -> StatusCode {
         E::TokenRejected { .. } | E::UnexpectedResponse(_) | E::Transport(_) => {
             StatusCode::BAD_GATEWAY
         }
-        E::Decrypt | E::Encrypt | E::Config(_) | E::Store(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
+        E::Decrypt | E::Encrypt | E::Config(_) | E::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -11,10 +11,10 @@ use tracing_actix_web::TracingLogger;
 use crate::config::{ScimSettings, ServerSettings};
 use crate::shopify::install::Platform;
 use crate::store::Database;
-use crate::web::shopify::webhooks::InboxBell;
-use crate::web::shopify::{self as shopify_web, NO_FRAMING};
 use crate::web::request_log::{AccessLog, BodyLimit, assign_request_id, reject_oversized_bodies};
 use crate::web::scim::rate_limit::RateLimiter;
+use crate::web::shopify::webhooks::InboxBell;
+use crate::web::shopify::{self as shopify_web, NO_FRAMING};
 use crate::web::{ReadinessBudget, body_configs, configure, not_found, scim};
 
 /// What the Shopify-facing routes share: the platform, the page settings, and the bell that

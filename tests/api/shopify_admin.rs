@@ -76,17 +76,33 @@ async fn a_token_created_by_the_admin_is_shown_once_and_works_until_revoked() {
         handle: "acme".to_owned(),
         token: secret.clone(),
     };
-    let (scim, _) = test.app.send_scim(Method::GET, &tenant, "/Users", None).await;
+    let (scim, _) = test
+        .app
+        .send_scim(Method::GET, &tenant, "/Users", None)
+        .await;
     assert_eq!(scim, StatusCode::OK);
     let (_, listed) = call(&test, SHOP, Method::GET, "/app/api/shop", None).await;
     assert_eq!(listed["tokens"][0]["id"], created["id"]);
-    assert!(!listed.to_string().contains(&secret), "a listing never shows the secret");
+    assert!(
+        !listed.to_string().contains(&secret),
+        "a listing never shows the secret"
+    );
 
     let id = created["id"].as_str().unwrap();
-    let (revoked, _) = call(&test, SHOP, Method::DELETE, &format!("/app/api/tokens/{id}"), None).await;
+    let (revoked, _) = call(
+        &test,
+        SHOP,
+        Method::DELETE,
+        &format!("/app/api/tokens/{id}"),
+        None,
+    )
+    .await;
 
     assert_eq!(revoked, StatusCode::NO_CONTENT);
-    let (scim, _) = test.app.send_scim(Method::GET, &tenant, "/Users", None).await;
+    let (scim, _) = test
+        .app
+        .send_scim(Method::GET, &tenant, "/Users", None)
+        .await;
     assert_eq!(scim, StatusCode::UNAUTHORIZED);
     let (_, listed) = call(&test, SHOP, Method::GET, "/app/api/shop", None).await;
     assert_eq!(listed["tokens"][0]["status"], "revoked");
@@ -95,10 +111,24 @@ async fn a_token_created_by_the_admin_is_shown_once_and_works_until_revoked() {
 #[tokio::test]
 async fn another_shop_s_admin_cannot_revoke_or_see_this_shop_s_tokens() {
     let test = installed().await;
-    let (_, created) = call(&test, SHOP, Method::POST, "/app/api/tokens", Some(json!({}))).await;
+    let (_, created) = call(
+        &test,
+        SHOP,
+        Method::POST,
+        "/app/api/tokens",
+        Some(json!({})),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
 
-    let (revoke, _) = call(&test, OTHER, Method::DELETE, &format!("/app/api/tokens/{id}"), None).await;
+    let (revoke, _) = call(
+        &test,
+        OTHER,
+        Method::DELETE,
+        &format!("/app/api/tokens/{id}"),
+        None,
+    )
+    .await;
     let (_, listed) = call(&test, OTHER, Method::GET, "/app/api/shop", None).await;
 
     assert_eq!(revoke, StatusCode::NOT_FOUND);
@@ -148,8 +178,14 @@ async fn bad_token_requests_get_clear_400s() {
         json!({"colour": "blue"}),
     ];
     for body in cases {
-        let (status, answer) =
-            call(&test, SHOP, Method::POST, "/app/api/tokens", Some(body.clone())).await;
+        let (status, answer) = call(
+            &test,
+            SHOP,
+            Method::POST,
+            "/app/api/tokens",
+            Some(body.clone()),
+        )
+        .await;
 
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(answer["message"].is_string(), "{body}");

@@ -39,7 +39,12 @@ async fn shop_row(test: &ShopifyTestApp) -> Option<shop::Model> {
 async fn everything_stored(test: &ShopifyTestApp) -> String {
     match test.app.database.backend {
         Backend::Sqlite => {
-            let path = test.app.database.url.trim_start_matches("sqlite://").to_owned();
+            let path = test
+                .app
+                .database
+                .url
+                .trim_start_matches("sqlite://")
+                .to_owned();
             let mut bytes = std::fs::read(&path).unwrap_or_default();
             bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
             String::from_utf8_lossy(&bytes).into_owned()
@@ -96,7 +101,10 @@ async fn rows_of_shop(test: &ShopifyTestApp, shop_id: i64) -> Vec<(String, i64)>
         counts.push((name.clone(), format!("shop_id = {shop_id}")));
     }
     counts.push(("shops".to_owned(), format!("id = {shop_id}")));
-    counts.push(("webhook_inbox".to_owned(), format!("shop_domain = '{SHOP}'")));
+    counts.push((
+        "webhook_inbox".to_owned(),
+        format!("shop_domain = '{SHOP}'"),
+    ));
 
     let mut found = Vec::new();
     for (table, condition) in counts {
@@ -142,15 +150,28 @@ async fn the_first_embedded_load_installs_by_token_exchange_and_renders_the_admi
 async fn no_database_column_holds_a_shopify_token_in_plaintext() {
     let test = installed_app().await;
     platform(&test)
-        .graphql(&ShopDomain::parse(SHOP).unwrap(), "{ shop { name } }", &serde_json::json!({}))
+        .graphql(
+            &ShopDomain::parse(SHOP).unwrap(),
+            "{ shop { name } }",
+            &serde_json::json!({}),
+        )
         .await
         .unwrap();
 
     let stored = everything_stored(&test).await;
 
-    assert!(stored.contains("acme.myshopify.com"), "the scan reads the data");
-    assert!(!stored.contains("shpat_"), "an access token is stored in plaintext");
-    assert!(!stored.contains("shprt_"), "a refresh token is stored in plaintext");
+    assert!(
+        stored.contains("acme.myshopify.com"),
+        "the scan reads the data"
+    );
+    assert!(
+        !stored.contains("shpat_"),
+        "an access token is stored in plaintext"
+    );
+    assert!(
+        !stored.contains("shprt_"),
+        "a refresh token is stored in plaintext"
+    );
 }
 
 #[tokio::test]
@@ -162,7 +183,10 @@ async fn a_load_with_a_stored_token_exchanges_nothing() {
 
     assert_eq!(response.status(), StatusCode::OK);
     let second = shop_row(&test).await.unwrap();
-    assert_eq!(first.access_token_ciphertext, second.access_token_ciphertext);
+    assert_eq!(
+        first.access_token_ciphertext,
+        second.access_token_ciphertext
+    );
 }
 
 #[tokio::test]
@@ -179,7 +203,11 @@ async fn with_two_second_tokens_refresh_rotates_the_stored_pair_and_calls_keep_w
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(2200)).await;
         let answer = platform
-            .graphql(&domain, "{ shop { myshopifyDomain } }", &serde_json::json!({}))
+            .graphql(
+                &domain,
+                "{ shop { myshopifyDomain } }",
+                &serde_json::json!({}),
+            )
             .await
             .unwrap();
         assert_eq!(answer.data["shop"]["myshopifyDomain"], SHOP);
@@ -187,7 +215,11 @@ async fn with_two_second_tokens_refresh_rotates_the_stored_pair_and_calls_keep_w
     }
 
     let distinct: std::collections::HashSet<_> = refresh_tokens.iter().collect();
-    assert_eq!(distinct.len(), refresh_tokens.len(), "each refresh stores a new pair");
+    assert_eq!(
+        distinct.len(),
+        refresh_tokens.len(),
+        "each refresh stores a new pair"
+    );
     assert_eq!(shop_row(&test).await.unwrap().install_state, "installed");
 }
 
@@ -232,7 +264,13 @@ async fn after_app_uninstalled_the_scim_token_gets_401_and_a_reinstall_takes_a_n
         .send_scim(reqwest::Method::GET, &tenant, "/Users", None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(shop_row(&test).await.unwrap().access_token_ciphertext.is_none());
+    assert!(
+        shop_row(&test)
+            .await
+            .unwrap()
+            .access_token_ciphertext
+            .is_none()
+    );
 
     assert_eq!(open_app(&test).await.status(), StatusCode::OK);
     let renewed = test.app.tenant("acme").await;
@@ -266,7 +304,11 @@ async fn a_repeated_app_uninstalled_changes_nothing_more() {
         (done == 2).then_some(rows)
     })
     .await;
-    assert!(deliveries.iter().all(|row| row.outcome.as_deref() == Some("uninstalled")));
+    assert!(
+        deliveries
+            .iter()
+            .all(|row| row.outcome.as_deref() == Some("uninstalled"))
+    );
     assert_eq!(shop_row(&test).await.unwrap().install_state, "uninstalled");
 }
 
@@ -305,10 +347,7 @@ async fn shop_redact_leaves_no_row_of_that_shop() {
 async fn the_authorization_code_grant_installs_through_auth_and_its_callback() {
     let test = spawn_app_with_shopify(SHOP, standin_config(SHOP)).await;
 
-    let begin = test
-        .app
-        .get(&format!("/auth?shop={SHOP}"))
-        .await;
+    let begin = test.app.get(&format!("/auth?shop={SHOP}")).await;
     assert_eq!(begin.status(), StatusCode::FOUND);
     let cookie = begin.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("shopify_app_state=") && cookie.contains("HttpOnly"));
@@ -388,10 +427,22 @@ async fn an_embedded_load_without_a_session_token_goes_through_the_bounce_page()
         .unwrap()
         .1
         .into_owned();
-    assert_eq!(reload, format!("http://127.0.0.1/app?embedded=1&shop={SHOP}&host=abc"));
-    let page = test.app.get("/auth/session-token").await.text().await.unwrap();
+    assert_eq!(
+        reload,
+        format!("http://127.0.0.1/app?embedded=1&shop={SHOP}&host=abc")
+    );
+    let page = test
+        .app
+        .get("/auth/session-token")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("https://cdn.shopify.com/shopifycloud/app-bridge.js"));
-    assert!(shop_row(&test).await.is_none(), "nothing installs without a session token");
+    assert!(
+        shop_row(&test).await.is_none(),
+        "nothing installs without a session token"
+    );
 }
 
 #[tokio::test]
@@ -401,11 +452,16 @@ async fn an_invalid_shop_or_a_load_outside_the_admin_is_answered_without_install
     let evil = test.app.get("/app?embedded=1&shop=evil.com").await;
     let top_level = test
         .app
-        .get(&format!("/app?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWNtZQ"))
+        .get(&format!(
+            "/app?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWNtZQ"
+        ))
         .await;
 
     assert_eq!(evil.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(evil.headers()["content-security-policy"], "frame-ancestors 'none';");
+    assert_eq!(
+        evil.headers()["content-security-policy"],
+        "frame-ancestors 'none';"
+    );
     assert_eq!(top_level.status(), StatusCode::FOUND);
     assert_eq!(
         top_level.headers()["location"],
@@ -420,5 +476,8 @@ async fn pages_outside_the_admin_may_not_be_framed() {
 
     let response = test.app.get("/healthz").await;
 
-    assert_eq!(response.headers()["content-security-policy"], "frame-ancestors 'none';");
+    assert_eq!(
+        response.headers()["content-security-policy"],
+        "frame-ancestors 'none';"
+    );
 }

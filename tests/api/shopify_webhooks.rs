@@ -56,7 +56,10 @@ impl<'a> Delivery<'a> {
             ("x-shopify-api-version", "2026-07".to_owned()),
             ("x-shopify-webhook-id", self.webhook_id.to_owned()),
             ("x-shopify-event-id", "e-1".to_owned()),
-            ("x-shopify-triggered-at", "2026-01-01T05:00:00.000000Z".to_owned()),
+            (
+                "x-shopify-triggered-at",
+                "2026-01-01T05:00:00.000000Z".to_owned(),
+            ),
         ];
         let mut request = app
             .client
@@ -85,28 +88,48 @@ async fn stored(app: &TestApp) -> Vec<shopify_scim::store::entity::webhook_deliv
 async fn a_signed_delivery_is_stored_once_and_acknowledged_with_200() {
     let app = spawn_app().await;
 
-    let first = Delivery::new("/webhooks/customers", "customers/update", "w-1", CUSTOMERS_UPDATE)
-        .send(&app)
-        .await;
-    let again = Delivery::new("/webhooks/customers", "customers/update", "w-1", CUSTOMERS_UPDATE)
-        .send(&app)
-        .await;
+    let first = Delivery::new(
+        "/webhooks/customers",
+        "customers/update",
+        "w-1",
+        CUSTOMERS_UPDATE,
+    )
+    .send(&app)
+    .await;
+    let again = Delivery::new(
+        "/webhooks/customers",
+        "customers/update",
+        "w-1",
+        CUSTOMERS_UPDATE,
+    )
+    .send(&app)
+    .await;
 
-    assert_eq!((first.status(), again.status()), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(
+        (first.status(), again.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
     let rows = stored(&app).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].topic, "customers/update");
     assert_eq!(rows[0].body, CUSTOMERS_UPDATE);
     assert_eq!(rows[0].subject_id.as_deref(), Some("706405506930370084"));
-    assert!(rows[0].processed_at.is_none(), "customer topics wait for the sync engine");
+    assert!(
+        rows[0].processed_at.is_none(),
+        "customer topics wait for the sync engine"
+    );
 }
 
 #[tokio::test]
 async fn re_serialised_json_fails_the_hmac_and_is_not_stored() {
     let app = spawn_app().await;
     let value: Value = serde_json::from_str(CUSTOMERS_UPDATE).unwrap();
-    let mut delivery =
-        Delivery::new("/webhooks/customers", "customers/update", "w-2", CUSTOMERS_UPDATE);
+    let mut delivery = Delivery::new(
+        "/webhooks/customers",
+        "customers/update",
+        "w-2",
+        CUSTOMERS_UPDATE,
+    );
     delivery.body = serde_json::to_vec_pretty(&value).unwrap();
 
     let response = delivery.send(&app).await;
@@ -138,8 +161,15 @@ async fn a_wrong_or_missing_hmac_gets_401_and_a_missing_header_400() {
         statuses.push(delivery.send(&app).await.status());
     }
 
-    assert_eq!(statuses[..2], [StatusCode::UNAUTHORIZED, StatusCode::BAD_REQUEST]);
-    assert!(statuses[2..].iter().all(|status| *status == StatusCode::BAD_REQUEST));
+    assert_eq!(
+        statuses[..2],
+        [StatusCode::UNAUTHORIZED, StatusCode::BAD_REQUEST]
+    );
+    assert!(
+        statuses[2..]
+            .iter()
+            .all(|status| *status == StatusCode::BAD_REQUEST)
+    );
     assert!(stored(&app).await.is_empty());
 }
 
@@ -147,7 +177,11 @@ async fn a_wrong_or_missing_hmac_gets_401_and_a_missing_header_400() {
 async fn other_methods_on_webhook_routes_get_405() {
     let app = spawn_app().await;
 
-    for path in ["/webhooks/app", "/webhooks/customers", "/webhooks/compliance"] {
+    for path in [
+        "/webhooks/app",
+        "/webhooks/customers",
+        "/webhooks/compliance",
+    ] {
         let response = app.get(path).await;
 
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
@@ -172,7 +206,9 @@ async fn scopes_update_is_processed_in_the_background() {
 
     assert_eq!(response.status(), StatusCode::OK);
     eventually("the scopes to be recorded", || async {
-        let row = shops::find_by_domain(&app.db, &shop.domain).await.unwrap()?;
+        let row = shops::find_by_domain(&app.db, &shop.domain)
+            .await
+            .unwrap()?;
         (row.scopes.as_deref() == Some("read_customers,write_customers")).then_some(())
     })
     .await;
@@ -204,7 +240,11 @@ async fn shop_with_customer(test: &ShopifyTestApp) -> (crate::helpers::TestTenan
     }))
     .unwrap();
     let customer = test.standin.create_customer(SHOP, &input).unwrap();
-    (tenant, customer.id, created["id"].as_str().unwrap().to_owned())
+    (
+        tenant,
+        customer.id,
+        created["id"].as_str().unwrap().to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -212,14 +252,19 @@ async fn a_customer_data_request_produces_an_export_the_admin_can_download() {
     let test = spawn_app_with_shopify(SHOP, standin_config(SHOP)).await;
     let (_, customer_id, user_id) = shop_with_customer(&test).await;
 
-    test.standin.request_customer_data(SHOP, customer_id).unwrap();
+    test.standin
+        .request_customer_data(SHOP, customer_id)
+        .unwrap();
 
     let shop = shops::find_by_domain(&test.app.db, &ShopDomain::parse(SHOP).unwrap())
         .await
         .unwrap()
         .unwrap();
     let export = eventually("the export", || async {
-        exports::list(test.app.db.conn(), shop.id).await.unwrap().pop()
+        exports::list(test.app.db.conn(), shop.id)
+            .await
+            .unwrap()
+            .pop()
     })
     .await;
     assert_eq!(export.customer_id, customer_id.to_string());
@@ -231,7 +276,10 @@ async fn a_customer_data_request_produces_an_export_the_admin_can_download() {
     let download = test
         .app
         .client
-        .get(format!("{}/app/api/exports/{}", test.app.address, export.id))
+        .get(format!(
+            "{}/app/api/exports/{}",
+            test.app.address, export.id
+        ))
         .bearer_auth(token)
         .send()
         .await
@@ -258,7 +306,9 @@ async fn customers_redact_erases_that_customer_s_scim_user_and_deliveries() {
         .app
         .send_scim(reqwest::Method::POST, &tenant, "/Users", Some(other))
         .await;
-    test.standin.request_customer_data(SHOP, customer_id).unwrap();
+    test.standin
+        .request_customer_data(SHOP, customer_id)
+        .unwrap();
     eventually("the data request to be processed", || async {
         stored(&test.app)
             .await
@@ -280,12 +330,22 @@ async fn customers_redact_erases_that_customer_s_scim_user_and_deliveries() {
     .await;
     let (gone, _) = test
         .app
-        .send_scim(reqwest::Method::GET, &tenant, &format!("/Users/{user_id}"), None)
+        .send_scim(
+            reqwest::Method::GET,
+            &tenant,
+            &format!("/Users/{user_id}"),
+            None,
+        )
         .await;
     let grace_id = grace["id"].as_str().unwrap();
     let (kept, _) = test
         .app
-        .send_scim(reqwest::Method::GET, &tenant, &format!("/Users/{grace_id}"), None)
+        .send_scim(
+            reqwest::Method::GET,
+            &tenant,
+            &format!("/Users/{grace_id}"),
+            None,
+        )
         .await;
     assert_eq!((gone, kept), (StatusCode::NOT_FOUND, StatusCode::OK));
     let rows = stored(&test.app).await;
@@ -299,5 +359,10 @@ async fn customers_redact_erases_that_customer_s_scim_user_and_deliveries() {
         .await
         .unwrap()
         .unwrap();
-    assert!(exports::list(test.app.db.conn(), shop.id).await.unwrap().is_empty());
+    assert!(
+        exports::list(test.app.db.conn(), shop.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -20,9 +20,9 @@ use crate::shopify::install::Platform;
 use crate::shopify::session_token::SessionToken;
 use crate::shopify::{self as domain};
 use crate::store::entity::shop;
+use crate::store::exports;
 use crate::store::shops::install_state;
 use crate::store::tokens::{self, TokenInfo};
-use crate::store::exports;
 use crate::web::error::ApiError;
 use crate::web::shopify::{NO_FRAMING, PageError, Settings, Shell, embedded_csp, html};
 
@@ -148,7 +148,11 @@ async fn open_app(
     Ok(match load {
         AppLoad::Render(view) => {
             let csp = embedded_csp(&view.shop);
-            html(StatusCode::OK, &HomePage::new(settings.shell(), *view), &csp)
+            html(
+                StatusCode::OK,
+                &HomePage::new(settings.shell(), *view),
+                &csp,
+            )
         }
         AppLoad::Bounce { reload } => {
             let mut bounce = settings.urls.join("auth/session-token");

@@ -1,5 +1,6 @@
-//! Install and embedding helpers under `/auth` (`shopify.md` §1.2, §1.3, §3.4): the
-//! authorization-code install for non-managed installs, its callback, the bounce page that
+//! Install and embedding helpers under `/auth` (`shopify.md` §1.2, §1.3, §3.4).
+//!
+//! The authorization-code install for non-managed installs, its callback, the bounce page that
 //! fetches a fresh session token, and the exit-iframe page for anything that must run
 //! top-level.
 
@@ -62,9 +63,14 @@ async fn begin_install(
         return Ok(exit_page(&settings, &target));
     }
 
-    let (authorize, state) =
-        embedded::begin_install(&platform, &settings.urls, &settings.scopes, &shop, Utc::now())
-            .map_err(page_error)?;
+    let (authorize, state) = embedded::begin_install(
+        &platform,
+        &settings.urls,
+        &settings.scopes,
+        &shop,
+        Utc::now(),
+    )
+    .map_err(page_error)?;
 
     let cookie = Cookie::build(STATE_COOKIE, state.cookie)
         .path("/auth/callback")

@@ -20,7 +20,11 @@ pub struct InboxBell(pub Notify);
 
 /// Mounts `/webhooks/*`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in ["/webhooks/app", "/webhooks/customers", "/webhooks/compliance"] {
+    for path in [
+        "/webhooks/app",
+        "/webhooks/customers",
+        "/webhooks/compliance",
+    ] {
         cfg.service(
             web::resource(path)
                 .route(web::post().to(receive_webhook))
