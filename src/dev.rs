@@ -70,7 +70,7 @@ pub async fn run(
         .context("opening the development database")?;
     db.migrate().await.context("applying migrations")?;
     let database_label = describe_database(&settings.database, db.backend());
-    let app = Application::build(&settings, db).with_context(|| {
+    let app = Application::build(&settings, db.clone()).with_context(|| {
         format!(
             "starting on {} (choose another with --listen)",
             options.listen
@@ -79,13 +79,22 @@ pub async fn run(
 
     let address = SocketAddr::new(options.listen.ip(), app.port());
     let app_url = Url::parse(&format!("http://{address}")).context("building the app URL")?;
-    println!(
-        "{}{}{}",
-        banner_head(address, &database_label, &options.data_dir),
-        shopify.describe(&app_url),
-        banner_tail(address),
-    );
-    let served = app.run_until_stopped(stop).await;
+    let public_url = settings
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| app_url.clone());
+    let announce = async {
+        let demo = shopify.install_demo(&app_url, &public_url, &db).await;
+        println!(
+            "{}{}{}{}",
+            banner_head(address, &database_label, &options.data_dir),
+            shopify.describe(),
+            demo,
+            banner_tail(address),
+        );
+    };
+    let (served, ()) = tokio::join!(app.run_until_stopped(stop), announce);
     shopify.stop().await;
     served
 }
@@ -96,9 +105,9 @@ fn dev_settings(mut settings: Settings, options: &DevOptions) -> anyhow::Result<
         .with_context(|| format!("creating {}", options.data_dir.display()))?;
     let secrets = load_or_create_secrets(&options.data_dir.join(SECRETS_FILE))?;
 
-    settings.server.listen = options.listen;
+    settings.server.listen = concrete_port(options.listen)?;
     if settings.server.public_url.is_none() {
-        let url = Url::parse(&format!("http://{}", options.listen))
+        let url = Url::parse(&format!("http://{}", settings.server.listen))
             .context("building the local public URL")?;
         settings.server.public_url = Some(url);
     }
@@ -125,6 +134,17 @@ fn dev_settings(mut settings: Settings, options: &DevOptions) -> anyhow::Result<
     settings.validate()?;
     settings.require_for_serve()?;
     Ok(settings)
+}
+
+/// `listen` with port 0 replaced by a port that is free now, so that the public URL and the
+/// printed URLs name the port the app will serve on.
+fn concrete_port(listen: SocketAddr) -> anyhow::Result<SocketAddr> {
+    if listen.port() != 0 {
+        return Ok(listen);
+    }
+    let probe = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("finding a free port on {}", listen.ip()))?;
+    Ok(probe.local_addr()?)
 }
 
 fn sqlite_url(data_dir: &Path) -> String {
@@ -227,7 +247,9 @@ mod stand_in {
     use shopify_standin::{Plan, RunningStandIn, StandIn, StandInConfig};
     use url::Url;
 
-    use crate::config::{DEFAULT_ADMIN_BASE_URL, Settings};
+    use crate::config::{DEFAULT_ADMIN_BASE_URL, DEFAULT_APP_BRIDGE_URL, Settings};
+    use crate::store::{Database, shops, tokens};
+    use crate::types::ShopDomain;
 
     /// The shop the stand-in creates, matching the README's `token create --shop demo`.
     pub const DEMO_SHOP: &str = "demo.myshopify.com";
@@ -259,6 +281,9 @@ mod stand_in {
             .await
             .context("starting the local Shopify stand-in")?;
         settings.shopify.admin_base_url = standin.admin_base_url_template();
+        if settings.shopify.app_bridge_url == DEFAULT_APP_BRIDGE_URL {
+            settings.shopify.app_bridge_url = format!("{}_standin/app-bridge.js", standin.url());
+        }
         settings
             .validate()
             .context("checking the stand-in's admin base URL")?;
@@ -267,16 +292,14 @@ mod stand_in {
 
     impl Shopify {
         /// Points webhooks at the app and says where the stand-in is and how to look.
-        pub fn describe(&self, app_url: &Url) -> String {
+        pub fn describe(&self) -> String {
             match self {
                 Self::StandIn(standin) => {
-                    standin.set_app_url(app_url.clone());
                     let url = standin.url();
                     format!(
                         "Shopify stand-in: {url}\
                          \n  Admin base URL: {template}\
-                         \n  Demo shop:      {DEMO_SHOP} (install the app: \
-                         curl -X POST {url}_standin/shops/demo/install)\
+                         \n  Demo shop:      {DEMO_SHOP}\
                          \n  Inspect it:     curl {url}_standin/shops\
                          \n                  curl {url}_standin/webhooks",
                         template = standin.admin_base_url_template(),
@@ -288,12 +311,71 @@ mod stand_in {
             }
         }
 
+        /// Points the stand-in at the app, installs the app on the demo shop the way
+        /// Shopify admin would (its first embedded load, which the app answers with a
+        /// token exchange), creates a SCIM token and says how to use both.
+        pub async fn install_demo(&self, app_url: &Url, public_url: &Url, db: &Database) -> String {
+            let Self::StandIn(standin) = self else {
+                return String::new();
+            };
+            standin.set_app_url(app_url.join("app").unwrap_or_else(|_| app_url.clone()));
+            standin.set_webhook_targets(shopify_standin::WebhookTargets::under(app_url));
+            match install(standin, db).await {
+                Ok(token) => {
+                    let scim = public_url
+                        .join("scim/v2/demo")
+                        .map_or_else(|_| "scim/v2/demo".to_owned(), |url| url.to_string());
+                    let admin = format!("{}_standin/shops/demo/launch", standin.url());
+                    format!(
+                        "\n\nDemo shop installed through token exchange.\
+                         \n  SCIM base URL: {scim}\
+                         \n  SCIM token: {token}\
+                         \n  Create a user:\
+                         \n    curl -H 'Authorization: Bearer {token}' \\\
+                         \n      -H 'Content-Type: application/scim+json' \\\
+                         \n      -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\
+                         \"userName\":\"ada@example.com\"}}' \\\
+                         \n      {scim}/Users\
+                         \n  Admin page:    {admin}\
+                         \n                 (opens the app as Shopify admin would, with a fresh \
+                         session token)"
+                    )
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "installing the demo shop failed");
+                    format!("\n\nThe demo shop could not be installed: {error:#}")
+                }
+            }
+        }
+
         /// Stops the stand-in, if one was started.
         pub async fn stop(self) {
             if let Self::StandIn(standin) = self {
                 standin.stop().await;
             }
         }
+    }
+
+    /// Loads the app's launch URL like Shopify admin, then makes a SCIM token.
+    async fn install(standin: &RunningStandIn, db: &Database) -> anyhow::Result<String> {
+        let launch = standin
+            .launch_url(DEMO_SHOP)
+            .context("signing the demo shop's launch URL")?;
+        let response = reqwest::get(launch)
+            .await
+            .context("loading the app as Shopify admin")?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the app answered {} to its first embedded load",
+            response.status()
+        );
+
+        let domain = ShopDomain::parse(DEMO_SHOP).context("the demo shop's domain")?;
+        let shop = shops::find_by_domain(db, &domain)
+            .await?
+            .context("the demo shop was not stored")?;
+        let (_, token) = tokens::create(db, shop.id, "dev", None, "dev").await?;
+        Ok(token.expose_secret().to_owned())
     }
 }
 
@@ -313,8 +395,18 @@ mod stand_in {
     }
 
     impl Shopify {
+        /// Nothing to install without a stand-in.
+        pub async fn install_demo(
+            &self,
+            _app_url: &Url,
+            _public_url: &Url,
+            _db: &crate::store::Database,
+        ) -> String {
+            String::new()
+        }
+
         /// Says that this build has no stand-in.
-        pub fn describe(&self, _app_url: &Url) -> String {
+        pub fn describe(&self) -> String {
             format!(
                 "Shopify stand-in: not built in (build with the default `standin` feature); \
                  Shopify admin: {}",

@@ -367,6 +367,68 @@ async fn dev_starts_the_shopify_stand_in_and_its_control_api_answers_at_the_prin
     assert!(status.success());
 }
 
+#[cfg(feature = "standin")]
+#[tokio::test]
+async fn dev_installs_a_demo_shop_whose_printed_scim_token_and_admin_link_work() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("data");
+    let args = [
+        "dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ];
+    let value_of = |line: String, label: &str| {
+        line.trim_start()
+            .trim_start_matches(label)
+            .trim()
+            .to_owned()
+    };
+
+    let mut dev = Process::start(&args, &[]);
+    let base = value_of(
+        dev.wait_for_line(|line| line.contains("SCIM base URL:"))
+            .await,
+        "SCIM base URL:",
+    );
+    let token = value_of(
+        dev.wait_for_line(|line| line.contains("SCIM token:")).await,
+        "SCIM token:",
+    );
+    let admin = value_of(
+        dev.wait_for_line(|line| line.contains("Admin page:")).await,
+        "Admin page:",
+    );
+    dev.wait_for_line(|line| line.contains("Next steps")).await;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/Users"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    let page = client.get(&admin).send().await.unwrap();
+    let page_status = page.status();
+    let page_text = page.text().await.unwrap();
+    let (status, _) = dev.terminate().await;
+
+    assert!(
+        base.ends_with("/scim/v2/demo") && !base.contains(":0/"),
+        "{base}"
+    );
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(page_status, StatusCode::OK);
+    assert!(page_text.contains("SCIM provisioning for demo.myshopify.com"));
+    assert!(
+        page_text.contains("_standin/app-bridge.js"),
+        "dev serves the App Bridge stub"
+    );
+    assert!(status.success());
+}
+
 #[tokio::test]
 async fn token_create_prints_only_the_token_and_list_and_revoke_never_show_it() {
     let database = TestDatabase::fresh().await;

@@ -12,6 +12,8 @@
 //! | `PUT /_standin/shops/{shop}/plan` | change plan (`{"plan"}`) |
 //! | `POST /_standin/shops/{shop}/install` | token exchange as the app would (`{"expiring"}`) |
 //! | `POST /_standin/shops/{shop}/session-token` | mint a session token (`{"user_id"}`) |
+//! | `GET /_standin/shops/{shop}/session-token` | the same, for pages on other origins |
+//! | `GET /_standin/app-bridge.js` | an App Bridge stub that fetches those tokens |
 //! | `GET /_standin/shops/{shop}/launch` | redirect to the app as Shopify admin loads it |
 //! | `POST /_standin/shops/{shop}/uninstall` | uninstall: revoke tokens, `app/uninstalled` |
 //! | `POST /_standin/shops/{shop}/redact` | `shop/redact` |
@@ -49,6 +51,8 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
         .route("/shops/{shop}/plan", web::put().to(set_plan))
         .route("/shops/{shop}/install", web::post().to(install))
         .route("/shops/{shop}/session-token", web::post().to(session_token))
+        .route("/shops/{shop}/session-token", web::get().to(session_token))
+        .route("/app-bridge.js", web::get().to(app_bridge_stub))
         .route("/shops/{shop}/launch", web::get().to(launch))
         .route("/shops/{shop}/uninstall", web::post().to(uninstall))
         .route("/shops/{shop}/redact", web::post().to(redact_shop))
@@ -194,11 +198,27 @@ async fn session_token(
     body: Option<web::Json<SessionTokenRequest>>,
 ) -> HttpResponse {
     let user = body.and_then(|body| body.user_id);
-    answer(
+    let mut response = answer(
         handle
             .session_token(&shop, user)
             .map(|token| json!({ "session_token": token })),
-    )
+    );
+    // Pages of the app on another origin fetch tokens here (see `/_standin/app-bridge.js`).
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// An App Bridge stand-in for pages opened outside Shopify admin: `shopify.idToken()` fetches
+/// a session token minted here, and a bounce page (`shopify-reload`) is reloaded with one.
+async fn app_bridge_stub(handle: web::Data<StandInHandle>) -> HttpResponse {
+    let script =
+        include_str!("app_bridge_stub.js").replace("__STANDIN_URL__", handle.url().as_str());
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .body(script)
 }
 
 async fn launch(handle: web::Data<StandInHandle>, shop: web::Path<String>) -> HttpResponse {
