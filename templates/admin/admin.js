@@ -39,6 +39,11 @@
     error.hidden = !text;
   }
 
+  // The server's format for times: `2026-12-04 10:00 UTC`.
+  function when(iso) {
+    return iso ? iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC" : "never";
+  }
+
   function cell(text) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -61,7 +66,7 @@
     revoke.dataset.tokenId = token.id;
     revoke.textContent = "Revoke";
     actions.appendChild(revoke);
-    row.append(cell(token.label), id, cell(token.created_at), cell(token.expires_at || "never"),
+    row.append(cell(token.label), id, cell(when(token.created_at)), cell(when(token.expires_at)),
       cell("never"), status, actions);
     document.getElementById("tokens").prepend(row);
     const empty = document.getElementById("no-tokens");
