@@ -366,3 +366,60 @@ async fn the_summary_names_the_admin_base_url_template() {
     assert!(summary.to_string().find(CLIENT_SECRET).is_none());
     assert_eq!(unknown, 404);
 }
+
+#[tokio::test]
+async fn pages_on_other_origins_get_session_tokens_and_an_app_bridge_stub_that_fetches_them() {
+    let test = TestStandIn::start().await;
+
+    let response = test
+        .http
+        .get(test.control("shops/acme-test/session-token"))
+        .header("origin", "http://127.0.0.1:8080")
+        .send()
+        .await
+        .unwrap();
+    let cors = response.headers()["access-control-allow-origin"].clone();
+    let body: Value = response.json().await.unwrap();
+    let stub = test
+        .http
+        .get(test.control("app-bridge.js"))
+        .send()
+        .await
+        .unwrap();
+    let content_type = stub.headers()["content-type"].clone();
+    let script = stub.text().await.unwrap();
+
+    assert_eq!(cors, "*");
+    let token = body["session_token"].as_str().unwrap();
+    let claims = sign::decode_session_token(
+        CLIENT_SECRET,
+        CLIENT_ID,
+        token,
+        test.clock.now().timestamp(),
+    );
+    assert!(claims.is_ok(), "{claims:?}");
+    assert!(
+        content_type
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(script.contains(&format!("const standin = \"{}\";", test.standin.url())));
+    assert!(script.contains("window.shopify"));
+}
+
+#[tokio::test]
+async fn webhook_targets_can_be_moved_without_moving_the_app_url() {
+    let test = TestStandIn::start().await;
+    let app_url = test.standin.app_url();
+    let elsewhere = url::Url::parse("http://127.0.0.1:9/").unwrap();
+
+    test.standin
+        .set_webhook_targets(shopify_standin::WebhookTargets::under(&elsewhere));
+
+    assert_eq!(test.standin.app_url(), app_url);
+    assert_eq!(
+        test.standin.webhook_targets().app.unwrap().as_str(),
+        "http://127.0.0.1:9/webhooks/app"
+    );
+}
