@@ -17,7 +17,7 @@ use crate::scim::service::{self, Ctx, Kind};
 use crate::shopify::install::Platform;
 use crate::shopify::signature::verify_webhook;
 use crate::shopify::{AppCredentials, Error, Result};
-use crate::store::entity::webhook_delivery;
+use crate::store::entity::{shop, webhook_delivery};
 use crate::store::tokens::TenantScope;
 use crate::store::webhooks::NewDelivery;
 use crate::store::{self, Database, exports, shops, users, webhooks};
@@ -242,36 +242,55 @@ async fn scopes_update(db: &Database, shop: &ShopDomain, payload: &Value) -> Res
     Ok(Outcome::ScopesUpdated)
 }
 
-/// The SCIM users of `shop` the compliance payload's customer is: those holding its email.
-async fn users_of_customer(
-    db: &Database,
-    scope: &TenantScope,
-    payload: &Value,
-) -> Result<Vec<String>> {
-    let Some(email) = payload["customer"]["email"]
-        .as_str()
-        .filter(|e| !e.is_empty())
-    else {
-        return Ok(Vec::new());
-    };
-    Ok(users::ids_with_email(db.conn(), scope.shop_id(), email).await?)
+/// A shop that a verified compliance delivery names, with what SCIM calls on it need.
+struct VerifiedShop {
+    row: shop::Model,
+    scope: TenantScope,
+    base_url: String,
+}
+
+impl VerifiedShop {
+    /// The shop, if we hold it.
+    async fn load(db: &Database, domain: &ShopDomain) -> Result<Option<Self>> {
+        let Some(row) = shops::find_by_domain(db, domain).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            scope: TenantScope::for_verified_shop(&row),
+            base_url: format!("/scim/v2/{}", domain.handle()),
+            row,
+        }))
+    }
+
+    fn ctx<'a>(&'a self, db: &'a Database) -> Ctx<'a> {
+        Ctx {
+            db,
+            scope: &self.scope,
+            base_url: &self.base_url,
+        }
+    }
+
+    /// The SCIM users the payload's customer is: those holding the customer's email.
+    async fn users_of_customer(&self, db: &Database, payload: &Value) -> Result<Vec<String>> {
+        let Some(email) = payload["customer"]["email"]
+            .as_str()
+            .filter(|email| !email.is_empty())
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(users::ids_with_email(db.conn(), self.scope.shop_id(), email).await?)
+    }
 }
 
 async fn data_request(platform: &Platform, shop: &ShopDomain, payload: &Value) -> Result<Outcome> {
     let db = platform.db();
-    let Some(row) = shops::find_by_domain(db, shop).await? else {
+    let Some(verified) = VerifiedShop::load(db, shop).await? else {
         return Ok(Outcome::UnknownShop);
     };
-    let scope = TenantScope::for_verified_shop(&row);
-    let base_url = format!("/scim/v2/{}", shop.handle());
-    let ctx = Ctx {
-        db,
-        scope: &scope,
-        base_url: &base_url,
-    };
+    let ctx = verified.ctx(db);
 
     let mut resources = Vec::new();
-    for id in users_of_customer(db, &scope, payload).await? {
+    for id in verified.users_of_customer(db, payload).await? {
         match service::get(&ctx, Kind::User, &id, true).await {
             Ok(stored) => resources.push(stored.resource),
             Err(crate::scim::error::Error::NotFound) => {}
@@ -290,7 +309,7 @@ async fn data_request(platform: &Platform, shop: &ShopDomain, payload: &Value) -
         .map(|id| id.to_string());
     exports::insert(
         db.conn(),
-        row.id,
+        verified.row.id,
         &customer_id,
         request_id.as_deref(),
         &export.to_string(),
@@ -306,18 +325,12 @@ async fn redact_customer(
     payload: &Value,
 ) -> Result<Outcome> {
     let db = platform.db();
-    let Some(row) = shops::find_by_domain(db, shop).await? else {
+    let Some(verified) = VerifiedShop::load(db, shop).await? else {
         return Ok(Outcome::UnknownShop);
     };
-    let scope = TenantScope::for_verified_shop(&row);
-    let base_url = format!("/scim/v2/{}", shop.handle());
-    let ctx = Ctx {
-        db,
-        scope: &scope,
-        base_url: &base_url,
-    };
+    let ctx = verified.ctx(db);
 
-    for id in users_of_customer(db, &scope, payload).await? {
+    for id in verified.users_of_customer(db, payload).await? {
         match service::delete(&ctx, Kind::User, &id, None).await {
             Ok(()) | Err(crate::scim::error::Error::NotFound) => {}
             Err(error) => return Err(scim_failure(error)),
@@ -325,7 +338,7 @@ async fn redact_customer(
     }
     let customer_id = customer_id(payload).unwrap_or_default();
     let txn = db.begin_write().await?;
-    exports::delete_for_customer(&*txn, row.id, &customer_id).await?;
+    exports::delete_for_customer(&*txn, verified.row.id, &customer_id).await?;
     webhooks::delete_for_customer(&*txn, shop, &customer_id, delivery.id).await?;
     txn.commit().await?;
     Ok(Outcome::Redacted)
