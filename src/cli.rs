@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate` and `dev`, each taking `DATABASE_URL`.
+//! The command line: `serve`, `migrate`, `token`, `jobs`, `settings` and `dev`, each taking
+//! `DATABASE_URL`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,9 @@ use crate::config::{Loaded, Settings};
 use crate::scim::token::TokenId;
 use crate::startup::{Application, shutdown_signal};
 use crate::store::Database;
+use crate::store::sync as store_sync;
 use crate::store::{shops, tokens};
+use crate::sync::settings::SyncSettings;
 use crate::types::{ShopDomain, ShopHandle};
 use crate::{dev, telemetry};
 
@@ -52,6 +55,22 @@ pub enum Command {
         /// What to do with tokens.
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// List and retry sync jobs.
+    Jobs {
+        /// What to do with jobs.
+        #[command(subcommand)]
+        action: JobsAction,
+    },
+    /// Show a shop's sync settings, or replace them with a validated JSON file.
+    Settings {
+        /// Shop domain or handle.
+        #[arg(long)]
+        shop: String,
+        /// JSON file with the new sync settings (mapping, tags, `on_delete`,
+        /// `adopt_existing`); they are shown when omitted.
+        #[arg(long, value_name = "FILE")]
+        set: Option<PathBuf>,
     },
     /// Run locally with no configuration: loopback, SQLite under the data directory,
     /// generated development secrets and the local Shopify stand-in.
@@ -105,6 +124,28 @@ pub enum TokenAction {
     },
 }
 
+/// Job actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum JobsAction {
+    /// List jobs: the parked ones with `--failed`, otherwise the open jobs of `--shop`.
+    List {
+        /// Only jobs parked as failed, with their last error.
+        #[arg(long)]
+        failed: bool,
+        /// Only this shop's jobs.
+        #[arg(long)]
+        shop: Option<String>,
+    },
+    /// Queue parked jobs again: one by id, or all with `--all`.
+    Retry {
+        /// Job id (from `jobs list --failed`).
+        id: Option<i64>,
+        /// Every parked job.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
 impl Cli {
     /// Runs the chosen command to completion.
     pub async fn run(self) -> anyhow::Result<()> {
@@ -123,6 +164,10 @@ impl Cli {
                 migrate(settings, &warnings, action.unwrap_or(MigrateAction::Up)).await
             }
             Command::Token { action } => token(settings, &warnings, action).await,
+            Command::Jobs { action } => jobs(settings, &warnings, action).await,
+            Command::Settings { shop, set } => {
+                shop_settings(settings, &warnings, &shop, set.as_deref()).await
+            }
             Command::Dev { listen, data_dir } => {
                 let options = dev::DevOptions {
                     listen,
@@ -229,11 +274,7 @@ async fn migrate(
 }
 
 async fn token(settings: Settings, warnings: &[String], action: TokenAction) -> anyhow::Result<()> {
-    init_telemetry(&settings, warnings, LogTarget::Stderr)?;
-    let db = Database::connect(&settings.database)
-        .await
-        .context("connecting to the database")?;
-    db.migrate().await.context("applying migrations")?;
+    let db = open(&settings, warnings).await?;
 
     match action {
         TokenAction::Create {
@@ -266,6 +307,102 @@ async fn token(settings: Settings, warnings: &[String], action: TokenAction) -> 
             }
         }
     }
+    db.close().await?;
+    Ok(())
+}
+
+async fn open(settings: &Settings, warnings: &[String]) -> anyhow::Result<Database> {
+    init_telemetry(settings, warnings, LogTarget::Stderr)?;
+    let db = Database::connect(&settings.database)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+async fn jobs(settings: Settings, warnings: &[String], action: JobsAction) -> anyhow::Result<()> {
+    let db = open(&settings, warnings).await?;
+
+    match action {
+        JobsAction::List { failed, shop } => {
+            let shop_id = match shop {
+                Some(shop) => {
+                    let domain = parse_shop(&shop)?;
+                    let row = shops::find_by_domain(&db, &domain)
+                        .await?
+                        .with_context(|| format!("no shop {domain}"))?;
+                    Some(row.id)
+                }
+                None => None,
+            };
+            let listed = match (failed, shop_id) {
+                (true, shop_id) => store_sync::failed_jobs(&db, shop_id).await?,
+                (false, Some(shop_id)) => store_sync::open_jobs(&db, shop_id).await?,
+                (false, None) => anyhow::bail!("name a shop with --shop, or list --failed jobs"),
+            };
+            println!("{}", job_table(&listed));
+        }
+        JobsAction::Retry { id, all } => {
+            anyhow::ensure!(id.is_some() || all, "name a job id, or --all");
+            let queued = store_sync::retry_failed(&db, id).await?;
+            if let (Some(id), 0) = (id, queued) {
+                anyhow::bail!("no parked job {id}");
+            }
+            println!("queued {queued} job(s) again");
+        }
+    }
+    db.close().await?;
+    Ok(())
+}
+
+fn job_table(jobs: &[crate::store::entity::sync_job::Model]) -> String {
+    let mut table = format!(
+        "{:<8}  {:<6}  {:<5}  {:<36}  {:<8}  {:<8}  {}",
+        "ID", "SHOP", "KIND", "SUBJECT", "STATUS", "ATTEMPTS", "LAST ERROR"
+    );
+    for job in jobs {
+        table.push_str(&format!(
+            "\n{:<8}  {:<6}  {:<5}  {:<36}  {:<8}  {:<8}  {}",
+            job.id,
+            job.shop_id,
+            job.kind,
+            job.subject_id,
+            job.status,
+            job.attempts,
+            job.last_error.as_deref().unwrap_or("-"),
+        ));
+    }
+    table
+}
+
+async fn shop_settings(
+    settings: Settings,
+    warnings: &[String],
+    shop: &str,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let db = open(&settings, warnings).await?;
+    let domain = parse_shop(shop)?;
+    let row = shops::find_or_create(&db, &domain).await?;
+
+    let sync = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            let parsed = SyncSettings::parse(&value)
+                .map_err(|error| anyhow::anyhow!("invalid sync settings: {error}"))?;
+            let stored = parsed
+                .store_into(&row.settings)
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+            shops::set_settings(&db, row.id, &stored).await?;
+            parsed
+        }
+        None => SyncSettings::from_shop_settings(&row.settings)
+            .map_err(|error| anyhow::anyhow!("the stored settings are invalid: {error}"))?,
+    };
+    println!("{}", serde_json::to_string_pretty(&sync)?);
     db.close().await?;
     Ok(())
 }

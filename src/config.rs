@@ -208,6 +208,37 @@ pub const SETTINGS: &[SettingDoc] = &[
         description: "Polaris web components script the admin page loads.",
     },
     SettingDoc {
+        key: "sync.workers",
+        default: Some("2"),
+        description: "Sync workers per instance; each pushes one shop at a time. 0 runs none.",
+    },
+    SettingDoc {
+        key: "sync.lease_secs",
+        default: Some("30"),
+        description: "How long a worker holds a shop without renewing; a crashed worker's \
+                      shop is taken over after it.",
+    },
+    SettingDoc {
+        key: "sync.poll_ms",
+        default: Some("500"),
+        description: "How often an idle worker looks for due jobs.",
+    },
+    SettingDoc {
+        key: "sync.max_attempts",
+        default: Some("8"),
+        description: "Attempts before a job is parked as failed (`jobs list --failed`).",
+    },
+    SettingDoc {
+        key: "sync.retry_base_ms",
+        default: Some("1000"),
+        description: "First retry delay of a failed push; it doubles each attempt, with jitter.",
+    },
+    SettingDoc {
+        key: "sync.retry_max_secs",
+        default: Some("300"),
+        description: "Longest retry delay.",
+    },
+    SettingDoc {
         key: "security.token_encryption_key",
         default: None,
         description: "Base64 of 32 random bytes; encrypts Shopify tokens at rest \
@@ -249,6 +280,9 @@ pub struct Settings {
     /// Shopify app credentials.
     #[serde(default)]
     pub shopify: ShopifySettings,
+    /// The sync engine.
+    #[serde(default)]
+    pub sync: SyncEngineSettings,
     /// Keys for data at rest.
     #[serde(default)]
     pub security: SecuritySettings,
@@ -418,6 +452,37 @@ fn admin_url(template: &str, shop: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
+/// How the sync engine's workers run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncEngineSettings {
+    /// Workers per instance; 0 runs none (another instance pushes).
+    pub workers: usize,
+    /// Lease of a shop (and claim of its jobs), renewed while a worker is busy with it.
+    pub lease_secs: u64,
+    /// Pause between looks for work when there is none.
+    pub poll_ms: u64,
+    /// Attempts before a job is parked as failed.
+    pub max_attempts: i32,
+    /// First retry delay; it doubles with each attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    pub retry_max_secs: u64,
+}
+
+impl Default for SyncEngineSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            lease_secs: 30,
+            poll_ms: 500,
+            max_attempts: 8,
+            retry_base_ms: 1000,
+            retry_max_secs: 300,
+        }
+    }
+}
+
 /// Keys protecting data at rest.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -473,6 +538,7 @@ impl Settings {
             database: DatabaseSettings::default(),
             scim: ScimSettings::default(),
             shopify: ShopifySettings::default(),
+            sync: SyncEngineSettings::default(),
             security: SecuritySettings::default(),
             log: LogSettings::default(),
         }

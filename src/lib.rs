@@ -3,7 +3,7 @@
 //!
 //! Routes and everything that knows actix live in [`web`]; settings in [`config`]; process
 //! wiring in [`startup`]; persistence in [`store`]; shared validated identifiers in
-//! [`types`]. The domain modules (`store`, `scim`, `shopify`, and later `sync`) know nothing
+//! [`types`]. The domain modules (`store`, `scim`, `shopify`, `sync`) know nothing
 //! of HTTP frameworks.
 
 pub mod cli;
@@ -13,6 +13,7 @@ pub mod scim;
 pub mod shopify;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod types;
 pub mod web;

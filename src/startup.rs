@@ -8,11 +8,13 @@ use anyhow::Context as _;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::Settings;
+use crate::config::{Settings, SyncEngineSettings};
 use crate::shopify::embedded::AppUrls;
 use crate::shopify::install::Platform;
 use crate::shopify::webhook;
 use crate::store::Database;
+use crate::sync;
+use crate::sync::worker::WorkerConfig;
 use crate::web::server::{HttpService, ShopifyState};
 use crate::web::shopify::{self as shopify_web, webhooks::InboxBell};
 
@@ -36,6 +38,11 @@ pub struct Application {
 pub struct StopSignal(watch::Receiver<bool>);
 
 impl StopSignal {
+    /// Whether shutdown has begun.
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// Resolves once shutdown has begun.
     pub async fn stopped(&mut self) {
         // An error means the sender is gone, which also means stop.
@@ -73,7 +80,14 @@ impl Application {
             stop_tx,
             tasks: JoinSet::new(),
         };
+        let platform = shopify.platform.clone();
         app.spawn_background(|stop| process_webhooks(shopify.platform, shopify.bell, stop));
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        for n in 0..settings.sync.workers {
+            let config = worker_config(&settings.sync, format!("{}/{n}", &instance[..12]));
+            let platform = platform.clone();
+            app.spawn_background(move |stop| sync::worker::run(platform, config, stop));
+        }
         Ok(app)
     }
 
@@ -115,6 +129,19 @@ impl Application {
         db.close().await.context("closing the database pool")?;
         tracing::info!("shutdown complete");
         served.context("running the HTTP server")
+    }
+}
+
+/// The configuration of sync worker `id`.
+fn worker_config(settings: &SyncEngineSettings, id: String) -> WorkerConfig {
+    WorkerConfig {
+        id,
+        lease: std::time::Duration::from_secs(settings.lease_secs.max(1)),
+        poll: std::time::Duration::from_millis(settings.poll_ms.max(10)),
+        batch: 25,
+        max_attempts: settings.max_attempts.max(1),
+        retry_base: std::time::Duration::from_millis(settings.retry_base_ms),
+        retry_max: std::time::Duration::from_secs(settings.retry_max_secs),
     }
 }
 

@@ -18,6 +18,7 @@ mod m20261203_000007_create_scim_user_emails;
 mod m20261203_000008_index_group_members_by_group;
 mod m20261204_000009_create_webhook_inbox;
 mod m20261204_000010_create_data_exports;
+mod m20261204_000011_create_sync_state;
 
 /// How many consecutive positions (`seq`) of one shop's users or groups share a row of
 /// `scim_list_blocks`. Stored counts depend on it: changing it needs a migration that
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_index_group_members_by_group::Migration),
             Box::new(m20261204_000009_create_webhook_inbox::Migration),
             Box::new(m20261204_000010_create_data_exports::Migration),
+            Box::new(m20261204_000011_create_sync_state::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod groups;
 pub mod outbox;
 pub mod resources;
 pub mod shops;
+pub mod sync;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tokens;

@@ -140,6 +140,17 @@ pub async fn set_scopes(db: &Database, shop_id: ShopId, scopes: &str) -> Result<
     Ok(())
 }
 
+/// Replaces the shop's settings JSON (validated by the caller).
+pub async fn set_settings(db: &Database, shop_id: ShopId, settings: &str) -> Result<()> {
+    shop::Entity::update_many()
+        .col_expr(shop::Column::Settings, Expr::value(settings))
+        .col_expr(shop::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(shop::Column::Id.eq(shop_id))
+        .exec(db.conn())
+        .await?;
+    Ok(())
+}
+
 /// Deletes the shop and, through the foreign keys, every row of every tenant table.
 pub async fn delete<C: ConnectionTrait>(conn: &C, shop_id: ShopId) -> Result<()> {
     shop::Entity::delete_many()

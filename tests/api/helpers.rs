@@ -246,6 +246,10 @@ pub fn test_settings(options: &TestOptions, database: &DatabaseSettings) -> Sett
     ) = options.scim_rate_limit;
     settings.shopify.api_key = Some(CLIENT_ID.to_owned());
     settings.shopify.api_secret = Some(SecretString::from(CLIENT_SECRET));
+    settings.sync.poll_ms = 50;
+    settings.sync.lease_secs = 5;
+    settings.sync.retry_base_ms = 50;
+    settings.sync.retry_max_secs = 1;
     if let Some(template) = &options.admin_base_url {
         settings.shopify.admin_base_url = template.clone();
     }
@@ -534,12 +538,21 @@ pub async fn spawn_app_with_shopify(
 }
 
 /// Waits until `check` answers `Some`, polling; fails the test after 15 seconds.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    eventually_within(what, Duration::from_secs(15), check).await
+}
+
+/// Waits until `check` answers `Some`, polling; fails the test after `patience`.
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(value) = check().await {
             return value;

@@ -21,3 +21,4 @@ mod shopify_app_toml;
 mod shopify_install;
 mod shopify_webhooks;
 mod shutdown;
+mod sync;

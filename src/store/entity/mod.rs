@@ -1,5 +1,7 @@
 //! sea-orm entities, one file per table, matching the migrations in `migrations/`.
 
+pub mod activity;
+pub mod customer_link;
 pub mod data_export;
 pub mod scim_group;
 pub mod scim_group_member;
@@ -10,4 +12,5 @@ pub mod scim_user;
 pub mod scim_user_email;
 pub mod shop;
 pub mod sync_job;
+pub mod sync_shop;
 pub mod webhook_delivery;
