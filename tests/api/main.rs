@@ -22,3 +22,4 @@ mod shopify_install;
 mod shopify_webhooks;
 mod shutdown;
 mod sync;
+mod sync_crash;
