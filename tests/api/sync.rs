@@ -425,3 +425,97 @@ async fn with_thirty_percent_of_calls_failing_and_webhooks_disturbed_the_run_con
         assert_eq!(tags(&customer), expected, "user {n}");
     }
 }
+
+#[tokio::test]
+async fn two_instances_on_one_database_share_the_queue_and_never_push_a_shop_twice_at_once() {
+    const SHOPS: [&str; 4] = ["one", "two", "three", "four"];
+    let mut config = standin_config(SHOP);
+    config.shops = SHOPS
+        .iter()
+        .map(|handle| (format!("{handle}.myshopify.com"), Plan::Plus))
+        .collect();
+    let test = spawn_app_with_shopify(SHOP, config).await;
+    let latency = 40;
+    test.standin.set_faults(shopify_standin::Faults {
+        latency_ms: latency,
+        ..Default::default()
+    });
+    let second_db = shopify_scim::store::Database::connect(&test.app.settings.database)
+        .await
+        .unwrap();
+    let second = shopify_scim::startup::Application::build(&test.app.settings, second_db).unwrap();
+    let (stop_second, stopped) = tokio::sync::oneshot::channel::<()>();
+    let second = tokio::spawn(second.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    let mut tenants = Vec::new();
+    for handle in SHOPS {
+        let launch = test
+            .standin
+            .launch_url(&format!("{handle}.myshopify.com"))
+            .unwrap();
+        assert_eq!(
+            test.app.client.get(launch).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        tenants.push(test.app.tenant(handle).await);
+    }
+    for tenant in &tenants {
+        for n in 0..25 {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("{}-{n}@example.com", tenant.handle),
+            });
+            let (status, _) = test
+                .app
+                .send_scim(Method::POST, tenant, "/Users", Some(body))
+                .await;
+            assert_eq!(status, StatusCode::CREATED);
+        }
+    }
+    eventually_within(
+        "every shop to be pushed",
+        Duration::from_secs(90),
+        || async {
+            let mut open = 0;
+            for handle in SHOPS {
+                let domain = ShopDomain::parse(&format!("{handle}.myshopify.com")).unwrap();
+                let shop = shops::find_by_domain(&test.app.db, &domain)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                open += store_sync::open_jobs(&test.app.db, shop.id)
+                    .await
+                    .unwrap()
+                    .len();
+            }
+            (open == 0).then_some(())
+        },
+    )
+    .await;
+    let _ = stop_second.send(());
+    second.await.unwrap().unwrap();
+
+    for handle in SHOPS {
+        let shop = format!("{handle}.myshopify.com");
+        let calls = test.standin.calls(&shop).unwrap();
+        let pushes = calls
+            .iter()
+            .filter(|call| call.root_fields.iter().any(|field| field == "customerSet"))
+            .count();
+        assert_eq!(pushes, 25, "{shop}: each user pushed exactly once");
+        assert_eq!(test.standin.customers(&shop).unwrap().len(), 25);
+        let mut arrivals: Vec<_> = calls.iter().map(|call| call.at).collect();
+        arrivals.sort();
+        let closest = arrivals
+            .windows(2)
+            .map(|pair| (pair[1] - pair[0]).num_milliseconds())
+            .min()
+            .unwrap();
+        assert!(
+            closest >= latency as i64 - 5,
+            "{shop}: two calls {closest} ms apart, so two workers pushed it at once"
+        );
+    }
+}

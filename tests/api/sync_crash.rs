@@ -25,7 +25,10 @@ struct Moments(u64);
 
 impl Moments {
     fn next_millis(&mut self, low: u64, high: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         low + (self.0 >> 33) % (high - low)
     }
 }
@@ -56,16 +59,28 @@ impl Server {
             .env_clear()
             .envs([
                 ("DATABASE_URL", self.database_url.clone()),
-                ("SHOPIFY_SCIM_SERVER__LISTEN", format!("127.0.0.1:{}", self.port)),
-                ("SHOPIFY_SCIM_SERVER__PUBLIC_URL", format!("http://127.0.0.1:{}", self.port)),
+                (
+                    "SHOPIFY_SCIM_SERVER__LISTEN",
+                    format!("127.0.0.1:{}", self.port),
+                ),
+                (
+                    "SHOPIFY_SCIM_SERVER__PUBLIC_URL",
+                    format!("http://127.0.0.1:{}", self.port),
+                ),
                 ("SHOPIFY_SCIM_SHOPIFY__API_KEY", CLIENT_ID.to_owned()),
                 ("SHOPIFY_SCIM_SHOPIFY__API_SECRET", CLIENT_SECRET.to_owned()),
-                ("SHOPIFY_SCIM_SHOPIFY__ADMIN_BASE_URL", self.admin_base_url.clone()),
+                (
+                    "SHOPIFY_SCIM_SHOPIFY__ADMIN_BASE_URL",
+                    self.admin_base_url.clone(),
+                ),
                 (
                     "SHOPIFY_SCIM_SECURITY__TOKEN_ENCRYPTION_KEY",
                     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned(),
                 ),
-                ("SHOPIFY_SCIM_SCIM__RATE_LIMIT_PER_SECOND", "10000".to_owned()),
+                (
+                    "SHOPIFY_SCIM_SCIM__RATE_LIMIT_PER_SECOND",
+                    "10000".to_owned(),
+                ),
                 ("SHOPIFY_SCIM_SCIM__RATE_LIMIT_BURST", "10000".to_owned()),
                 ("SHOPIFY_SCIM_SYNC__LEASE_SECS", "2".to_owned()),
                 ("SHOPIFY_SCIM_SYNC__POLL_MS", "50".to_owned()),
@@ -87,7 +102,10 @@ impl Server {
     async fn wait_until_serving(&self, http: &reqwest::Client) {
         eventually_within("the server to answer", Duration::from_secs(30), || async {
             let answer = http.get(format!("{}/healthz", self.url())).send().await;
-            answer.ok().filter(|r| r.status() == StatusCode::OK).map(|_| ())
+            answer
+                .ok()
+                .filter(|r| r.status() == StatusCode::OK)
+                .map(|_| ())
         })
         .await;
     }
@@ -105,7 +123,9 @@ async fn scim(
         .request(method, format!("{base}/scim/v2/{}{path}", tenant.handle))
         .bearer_auth(&tenant.token);
     if let Some(body) = body {
-        request = request.header("content-type", "application/scim+json").body(body.to_string());
+        request = request
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
     }
     let response = request.send().await.ok()?;
     if !response.status().is_success() {
@@ -138,11 +158,16 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
     let mut child = server.start();
     server.wait_until_serving(&http).await;
     let launch = standin.launch_url(SHOP).unwrap();
-    assert_eq!(http.get(launch).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        http.get(launch).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let db = Database::connect(&database.settings()).await.unwrap();
     let domain = ShopDomain::parse(SHOP).unwrap();
     let shop = shops::find_by_domain(&db, &domain).await.unwrap().unwrap();
-    let (_, token) = tokens::create(&db, shop.id, "crash", None, "test").await.unwrap();
+    let (_, token) = tokens::create(&db, shop.id, "crash", None, "test")
+        .await
+        .unwrap();
     let tenant = TestTenant {
         handle: "crash".to_owned(),
         token: secrecy::ExposeSecret::expose_secret(&token).to_owned(),
@@ -161,9 +186,16 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
                 "userName": format!("crash{index}@example.com"),
                 "name": { "givenName": format!("First{index}"), "familyName": "Crash" },
             });
-            let created = scim(&http, &server.url(), &tenant, Method::POST, "/Users", Some(body))
-                .await
-                .expect("creating a user");
+            let created = scim(
+                &http,
+                &server.url(),
+                &tenant,
+                Method::POST,
+                "/Users",
+                Some(body),
+            )
+            .await
+            .expect("creating a user");
             let id = created["id"].as_str().unwrap().to_owned();
             final_names.insert(id.clone(), format!("First{index}"));
             users.push(id);
@@ -174,9 +206,16 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": [{ "op": "replace", "path": "name.givenName", "value": name }],
             });
-            scim(&http, &server.url(), &tenant, Method::PATCH, &format!("/Users/{id}"), Some(patch))
-                .await
-                .expect("renaming a user");
+            scim(
+                &http,
+                &server.url(),
+                &tenant,
+                Method::PATCH,
+                &format!("/Users/{id}"),
+                Some(patch),
+            )
+            .await
+            .expect("renaming a user");
             final_names.insert(id.clone(), name);
         }
 
@@ -191,16 +230,24 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
         server.wait_until_serving(&http).await;
     }
 
-    eventually_within("every job to be pushed", Duration::from_secs(120), || async {
-        let open = store_sync::open_jobs(&db, shop.id).await.unwrap();
-        open.is_empty().then_some(())
-    })
+    eventually_within(
+        "every job to be pushed",
+        Duration::from_secs(120),
+        || async {
+            let open = store_sync::open_jobs(&db, shop.id).await.unwrap();
+            open.is_empty().then_some(())
+        },
+    )
     .await;
     child.start_kill().unwrap();
 
     let customers = standin.customers(SHOP).unwrap();
     let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-    assert_eq!(customers.len(), USERS, "one customer per user; server log:\n{log}");
+    assert_eq!(
+        customers.len(),
+        USERS,
+        "one customer per user; server log:\n{log}"
+    );
     let mut seen = HashMap::new();
     for customer in &customers {
         let scim_id = customer
@@ -209,7 +256,10 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
             .find(|metafield| metafield.key == "scim_id")
             .map(|metafield| metafield.value.clone())
             .expect("every customer carries its SCIM id");
-        assert!(seen.insert(scim_id.clone(), customer.id).is_none(), "a second customer");
+        assert!(
+            seen.insert(scim_id.clone(), customer.id).is_none(),
+            "a second customer"
+        );
         assert_eq!(
             customer.first_name.as_deref(),
             Some(final_names[&scim_id].as_str()),
@@ -217,6 +267,14 @@ async fn killing_the_server_during_a_sync_run_loses_no_job_and_duplicates_no_cus
         );
     }
     assert_eq!(seen.len(), users.len());
-    assert!(kills_mid_run >= 3, "only {kills_mid_run} of 5 kills hit a running sync");
-    assert!(store_sync::failed_jobs(&db, Some(shop.id)).await.unwrap().is_empty());
+    assert!(
+        kills_mid_run >= 3,
+        "only {kills_mid_run} of 5 kills hit a running sync"
+    );
+    assert!(
+        store_sync::failed_jobs(&db, Some(shop.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
