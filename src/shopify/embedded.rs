@@ -16,9 +16,9 @@ use crate::shopify::oauth::{self, NewState};
 use crate::shopify::session_token::{self, SessionToken};
 use crate::shopify::signature::{self, SignedQuery};
 use crate::shopify::{AppCredentials, Error, Result};
-use crate::store::entity::{data_export, shop};
+use crate::store::entity::{activity, data_export, shop};
 use crate::store::tokens::TokenInfo;
-use crate::store::{exports, shops, tokens};
+use crate::store::{exports, shops, sync, tokens};
 use crate::types::ShopDomain;
 
 /// Longest label accepted for a SCIM token.
@@ -82,7 +82,14 @@ pub struct AdminView {
     pub tokens: Vec<TokenInfo>,
     /// Customer data exports, newest first.
     pub exports: Vec<data_export::Model>,
+    /// The sync engine's latest activity, newest first.
+    pub activity: Vec<activity::Model>,
+    /// Sync jobs parked as failed.
+    pub failed_jobs: usize,
 }
+
+/// How many activity entries the admin page shows.
+pub const ACTIVITY_SHOWN: u64 = 20;
 
 /// Decides what a document load of the app URL with `raw_query` answers, installing the shop
 /// by token exchange when it holds no usable token.
@@ -193,7 +200,11 @@ pub async fn view(platform: &Platform, urls: &AppUrls, shop: &ShopDomain) -> Res
         .ok_or(Error::NotInstalled)?;
     let tokens = tokens::list(platform.db(), row.id).await?;
     let exports = exports::list(platform.db().conn(), row.id).await?;
+    let activity = sync::recent_activity(platform.db(), row.id, ACTIVITY_SHOWN).await?;
+    let failed_jobs = sync::failed_jobs(platform.db(), Some(row.id)).await?.len();
     Ok(AdminView {
+        activity,
+        failed_jobs,
         scim_base_url: urls.scim_base_url(shop),
         shop: row.domain,
         install_state: row.install_state,

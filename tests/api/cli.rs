@@ -473,3 +473,104 @@ async fn token_create_prints_only_the_token_and_list_and_revoke_never_show_it() 
         assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
     }
 }
+
+#[tokio::test]
+async fn settings_are_validated_when_saved_and_shown_afterwards() {
+    let database = TestDatabase::fresh().await;
+    let env = vec![("DATABASE_URL", database.url.clone())];
+    let dir = tempfile::tempdir().unwrap();
+    let invalid = dir.path().join("invalid.json");
+    let valid = dir.path().join("valid.json");
+    std::fs::write(&invalid, r#"{"on_delete": "shred"}"#).unwrap();
+    std::fs::write(
+        &valid,
+        r#"{"on_delete": "delete_without_orders", "tags": {"on_create": ["scim"]}}"#,
+    )
+    .unwrap();
+
+    let refused = run_to_end(
+        &[
+            "settings",
+            "--shop",
+            "demo",
+            "--set",
+            invalid.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    let saved = run_to_end(
+        &[
+            "settings",
+            "--shop",
+            "demo",
+            "--set",
+            valid.to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    let shown = run_to_end(&["settings", "--shop", "demo"], &env).await;
+
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("shred"));
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["on_delete"], "delete_without_orders");
+    assert_eq!(shown["tags"]["on_create"][0], "scim");
+    assert_eq!(shown["tags"]["inactive"], "scim-inactive");
+}
+
+#[tokio::test]
+async fn a_parked_job_is_listed_with_its_error_and_queued_again_by_retry() {
+    let database = TestDatabase::fresh().await;
+    let env = vec![("DATABASE_URL", database.url.clone())];
+    let db = shopify_scim::store::Database::connect(&database.settings())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let domain = shopify_scim::types::ShopDomain::parse("demo.myshopify.com").unwrap();
+    let shop = shopify_scim::store::shops::find_or_create(&db, &domain)
+        .await
+        .unwrap();
+    shopify_scim::store::outbox::enqueue(
+        db.conn(),
+        shop.id,
+        shopify_scim::store::outbox::SubjectKind::User,
+        "u-1",
+    )
+    .await
+    .unwrap();
+    let job = shopify_scim::store::outbox::pending(db.conn(), shop.id)
+        .await
+        .unwrap()
+        .remove(0);
+    shopify_scim::store::sync::park_jobs(&db, shop.id, &[job.id], "Email is invalid")
+        .await
+        .unwrap();
+
+    let listed = run_to_end(&["jobs", "list", "--failed"], &env).await;
+    let retried = run_to_end(&["jobs", "retry", &job.id.to_string()], &env).await;
+    let again = run_to_end(&["jobs", "retry", &job.id.to_string()], &env).await;
+
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.contains("u-1") && listed.contains("Email is invalid"),
+        "{listed}"
+    );
+    assert!(String::from_utf8_lossy(&retried.stdout).contains("queued 1 job"));
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "nothing parked is left to retry"
+    );
+    let pending = shopify_scim::store::outbox::pending(db.conn(), shop.id)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 0);
+}

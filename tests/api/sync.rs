@@ -519,3 +519,50 @@ async fn two_instances_on_one_database_share_the_queue_and_never_push_a_shop_twi
         );
     }
 }
+
+#[tokio::test]
+async fn the_admin_page_shows_what_the_sync_did() {
+    let sync = SyncTest::start(Plan::Plus, |_| {}).await;
+    let user = sync.create_user(1).await;
+    sync.synced().await;
+    let customer = sync.customer_of(&user).unwrap();
+    let token = sync.test.standin.session_token(SHOP, None).unwrap();
+
+    let shop: Value = sync
+        .test
+        .app
+        .client
+        .get(format!("{}/app/api/shop", sync.test.app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let launch = sync.test.standin.launch_url(SHOP).unwrap();
+    let page = sync
+        .test
+        .app
+        .client
+        .get(launch)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert_eq!(shop["activity"][0]["kind"], "pushed");
+    assert_eq!(shop["activity"][0]["scim_user_id"], user.as_str());
+    assert_eq!(shop["failed_jobs"], 0);
+    assert!(page.contains("Sync activity"));
+    assert!(
+        page.contains(&customer.id.to_string()),
+        "the page names the customer"
+    );
+    assert!(
+        !page.contains("user1@example.com"),
+        "no more PII than Shopify admin shows"
+    );
+}

@@ -50,6 +50,15 @@ struct HomePage {
     scim_base_url: String,
     tokens: Vec<TokenRow>,
     exports: Vec<ExportRow>,
+    activity: Vec<ActivityRow>,
+    failed_jobs: usize,
+}
+
+struct ActivityRow {
+    at: String,
+    kind: String,
+    customer: String,
+    message: String,
 }
 
 struct TokenRow {
@@ -120,8 +129,25 @@ impl HomePage {
                 created: when(export.created_at),
             })
             .collect();
+        let activity = view
+            .activity
+            .iter()
+            .map(|entry| ActivityRow {
+                at: when(entry.created_at),
+                kind: entry.kind.clone(),
+                customer: entry
+                    .customer_gid
+                    .as_deref()
+                    .and_then(|gid| gid.rsplit('/').next())
+                    .unwrap_or("-")
+                    .to_owned(),
+                message: entry.message.clone().unwrap_or_default(),
+            })
+            .collect();
         Self {
             shell,
+            activity,
+            failed_jobs: view.failed_jobs,
             shop: view.shop.to_string(),
             state_label,
             state_class,
@@ -249,6 +275,14 @@ async fn get_shop(
         "install_state": view.install_state,
         "scim_base_url": view.scim_base_url.as_str(),
         "tokens": view.tokens.iter().map(TokenResponse::from).collect::<Vec<_>>(),
+        "failed_jobs": view.failed_jobs,
+        "activity": view.activity.iter().map(|entry| json!({
+            "at": rfc3339(entry.created_at),
+            "kind": entry.kind,
+            "scim_user_id": entry.scim_user_id,
+            "customer_gid": entry.customer_gid,
+            "message": entry.message,
+        })).collect::<Vec<_>>(),
         "exports": view.exports.iter().map(|export| json!({
             "id": export.id,
             "customer_id": export.customer_id,
