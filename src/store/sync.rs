@@ -282,33 +282,24 @@ pub async fn retry_jobs(
     error: &str,
     run_after: DateTime<Utc>,
 ) -> Result<()> {
-    let txn = db.begin_write().await?;
-    sync_job::Entity::update_many()
-        .col_expr(sync_job::Column::Status, Expr::value(PENDING))
-        .col_expr(
-            sync_job::Column::Attempts,
-            Expr::col(sync_job::Column::Attempts).add(1),
-        )
-        .col_expr(sync_job::Column::RunAfter, Expr::value(run_after))
-        .col_expr(sync_job::Column::LockedBy, Expr::value(None::<String>))
-        .col_expr(
-            sync_job::Column::LockedUntil,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(sync_job::Column::LastError, Expr::value(error))
-        .col_expr(sync_job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(sync_job::Column::ShopId.eq(shop_id))
-        .filter(sync_job::Column::Id.is_in(ids.iter().copied()))
-        .exec(&*txn)
-        .await?;
-    txn.commit().await
+    settle_failed(db, shop_id, ids, error, Some(run_after)).await
 }
 
 /// Parks jobs as failed with their error, for an operator to look at and retry.
 pub async fn park_jobs(db: &Database, shop_id: ShopId, ids: &[i64], error: &str) -> Result<()> {
-    let txn = db.begin_write().await?;
-    sync_job::Entity::update_many()
-        .col_expr(sync_job::Column::Status, Expr::value(FAILED))
+    settle_failed(db, shop_id, ids, error, None).await
+}
+
+/// Releases jobs after a failed push, counting an attempt: pending again from `run_after`,
+/// or parked as failed when there is none.
+async fn settle_failed(
+    db: &Database,
+    shop_id: ShopId,
+    ids: &[i64],
+    error: &str,
+    run_after: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let mut update = sync_job::Entity::update_many()
         .col_expr(
             sync_job::Column::Attempts,
             Expr::col(sync_job::Column::Attempts).add(1),
@@ -319,7 +310,16 @@ pub async fn park_jobs(db: &Database, shop_id: ShopId, ids: &[i64], error: &str)
             Expr::value(None::<DateTime<Utc>>),
         )
         .col_expr(sync_job::Column::LastError, Expr::value(error))
-        .col_expr(sync_job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(sync_job::Column::UpdatedAt, Expr::value(Utc::now()));
+    update = match run_after {
+        Some(at) => update
+            .col_expr(sync_job::Column::Status, Expr::value(PENDING))
+            .col_expr(sync_job::Column::RunAfter, Expr::value(at)),
+        None => update.col_expr(sync_job::Column::Status, Expr::value(FAILED)),
+    };
+
+    let txn = db.begin_write().await?;
+    update
         .filter(sync_job::Column::ShopId.eq(shop_id))
         .filter(sync_job::Column::Id.is_in(ids.iter().copied()))
         .exec(&*txn)
