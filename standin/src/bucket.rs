@@ -140,6 +140,13 @@ impl LeakyBucket {
         self.available = self.available.min(self.maximum);
     }
 
+    /// Sets the points available now, capped at the bucket's size (a test or benchmark
+    /// starting from an empty bucket, say).
+    pub fn set_available(&mut self, points: f64, now: DateTime<Utc>) {
+        self.restore(now);
+        self.available = points.clamp(0.0, self.maximum);
+    }
+
     /// Takes `requested` points if the bucket holds them; otherwise takes nothing and
     /// returns the status in `Err`, for a `THROTTLED` answer.
     pub fn charge(

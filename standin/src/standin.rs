@@ -358,6 +358,22 @@ impl StandInHandle {
         self.shop(&domain)
     }
 
+    /// Sets the points available in a shop's bucket now (capped at its size); it refills
+    /// at the restore rate from there.
+    pub fn set_bucket_available(&self, shop: &str, points: f64) -> Result<ShopSummary, Error> {
+        let domain = self.domain(shop)?;
+        {
+            let now = self.world.now();
+            let mut inner = lock(&self.world.inner);
+            let record = inner
+                .shops
+                .get_mut(&domain)
+                .ok_or_else(|| Error::UnknownShop(domain.clone()))?;
+            record.bucket.set_available(points, now);
+        }
+        self.shop(&domain)
+    }
+
     /// One shop.
     pub fn shop(&self, shop: &str) -> Result<ShopSummary, Error> {
         let domain = self.domain(shop)?;

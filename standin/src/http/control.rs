@@ -10,6 +10,7 @@
 //! | `GET, POST /_standin/shops` | list shops; create one (`{"shop", "plan"}`) |
 //! | `GET /_standin/shops/{shop}` | one shop with its bucket |
 //! | `PUT /_standin/shops/{shop}/plan` | change plan (`{"plan"}`) |
+//! | `PUT /_standin/shops/{shop}/bucket` | set the points available now (`{"available"}`) |
 //! | `POST /_standin/shops/{shop}/install` | token exchange as the app would (`{"expiring"}`) |
 //! | `POST /_standin/shops/{shop}/session-token` | mint a session token (`{"user_id"}`) |
 //! | `GET /_standin/shops/{shop}/session-token` | the same, for pages on other origins |
@@ -49,6 +50,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
         .route("/shops", web::post().to(create_shop))
         .route("/shops/{shop}", web::get().to(get_shop))
         .route("/shops/{shop}/plan", web::put().to(set_plan))
+        .route("/shops/{shop}/bucket", web::put().to(set_bucket))
         .route("/shops/{shop}/install", web::post().to(install))
         .route("/shops/{shop}/session-token", web::post().to(session_token))
         .route("/shops/{shop}/session-token", web::get().to(session_token))
@@ -169,6 +171,20 @@ async fn set_plan(
     body: web::Json<NewPlan>,
 ) -> HttpResponse {
     answer(handle.set_plan(&shop, body.plan))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketLevel {
+    available: f64,
+}
+
+async fn set_bucket(
+    handle: web::Data<StandInHandle>,
+    shop: web::Path<String>,
+    body: web::Json<BucketLevel>,
+) -> HttpResponse {
+    answer(handle.set_bucket_available(&shop, body.available))
 }
 
 #[derive(Debug, Default, Deserialize)]

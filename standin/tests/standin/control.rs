@@ -351,6 +351,42 @@ async fn the_control_api_moves_a_manual_clock() {
 }
 
 #[tokio::test]
+async fn the_control_api_empties_a_bucket_that_then_refills_at_the_restore_rate() {
+    let test = TestStandIn::start().await;
+    let path = format!("shops/{SHOP}/bucket");
+
+    let (emptied, empty) = send(
+        &test,
+        reqwest::Method::PUT,
+        &path,
+        json!({ "available": 0 }),
+    )
+    .await;
+    test.clock.advance(std::time::Duration::from_secs(2));
+    let (_, refilled) = get(&test, &format!("shops/{SHOP}")).await;
+    let (_, capped) = send(
+        &test,
+        reqwest::Method::PUT,
+        &path,
+        json!({ "available": 1e9 }),
+    )
+    .await;
+    let (unknown, _) = send(
+        &test,
+        reqwest::Method::PUT,
+        "shops/nowhere/bucket",
+        json!({ "available": 0 }),
+    )
+    .await;
+
+    assert_eq!(emptied, 200);
+    assert_eq!(empty["throttle_status"]["currentlyAvailable"], 0);
+    assert_eq!(refilled["throttle_status"]["currentlyAvailable"], 200);
+    assert_eq!(capped["throttle_status"]["currentlyAvailable"], 2000);
+    assert_eq!(unknown, 404);
+}
+
+#[tokio::test]
 async fn the_summary_names_the_admin_base_url_template() {
     let test = TestStandIn::start().await;
 
