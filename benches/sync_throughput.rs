@@ -413,20 +413,21 @@ async fn run(options: &Options, backend: Backend, plan: Plan) -> Measured {
         .sum();
 
     let customers = run.standin.customers(SHOP).expect("the shop exists");
-    let mut per_user: HashMap<&str, usize> = HashMap::new();
+    let mut per_user: HashMap<&str, Vec<&Customer>> = HashMap::new();
     for customer in &customers {
         if let Some(id) = scim_id(customer) {
-            *per_user.entry(id).or_default() += 1;
+            per_user.entry(id).or_default().push(customer);
         }
     }
     let mut missing_tag = 0;
     for (index, id) in users.iter().enumerate() {
         let tag = format!("scim-team-{}", index % options.groups.max(1));
-        let tagged = customers
-            .iter()
-            .filter(|customer| scim_id(customer) == Some(id.as_str()))
-            .all(|customer| customer.tags.contains(&tag));
-        missing_tag += usize::from(!tagged || !per_user.contains_key(id.as_str()));
+        let tagged = per_user.get(id.as_str()).is_some_and(|customers| {
+            customers
+                .iter()
+                .all(|customer| customer.tags.contains(&tag))
+        });
+        missing_tag += usize::from(!tagged);
     }
 
     let measured = Measured {
@@ -438,7 +439,7 @@ async fn run(options: &Options, backend: Backend, plan: Plan) -> Measured {
         throttled: calls.iter().filter(|call| call.throttled).count(),
         accepted_points,
         customers: customers.len(),
-        duplicates: per_user.values().map(|count| count - 1).sum(),
+        duplicates: per_user.values().map(|customers| customers.len() - 1).sum(),
         missing_tag,
         unsynced,
     };

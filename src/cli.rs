@@ -12,6 +12,7 @@ use crate::config::{Loaded, Settings};
 use crate::scim::token::TokenId;
 use crate::startup::{Application, shutdown_signal};
 use crate::store::Database;
+use crate::store::entity::shop;
 use crate::store::sync as store_sync;
 use crate::store::{shops, tokens};
 use crate::sync::settings::SyncSettings;
@@ -289,10 +290,7 @@ async fn token(settings: Settings, warnings: &[String], action: TokenAction) -> 
             println!("{}", plaintext.expose_secret());
         }
         TokenAction::List { shop } => {
-            let domain = parse_shop(&shop)?;
-            let shop = shops::find_by_domain(&db, &domain)
-                .await?
-                .with_context(|| format!("no shop {domain}"))?;
+            let shop = existing_shop(&db, &shop).await?;
             println!("{}", token_table(&tokens::list(&db, shop.id).await?));
         }
         TokenAction::Revoke { id } => {
@@ -326,13 +324,7 @@ async fn jobs(settings: Settings, warnings: &[String], action: JobsAction) -> an
     match action {
         JobsAction::List { failed, shop } => {
             let shop_id = match shop {
-                Some(shop) => {
-                    let domain = parse_shop(&shop)?;
-                    let row = shops::find_by_domain(&db, &domain)
-                        .await?
-                        .with_context(|| format!("no shop {domain}"))?;
-                    Some(row.id)
-                }
+                Some(shop) => Some(existing_shop(&db, &shop).await?.id),
                 None => None,
             };
             let listed = match (failed, shop_id) {
@@ -405,6 +397,14 @@ async fn shop_settings(
     println!("{}", serde_json::to_string_pretty(&sync)?);
     db.close().await?;
     Ok(())
+}
+
+/// The stored shop named by a domain or handle; an error when there is none.
+async fn existing_shop(db: &Database, text: &str) -> anyhow::Result<shop::Model> {
+    let domain = parse_shop(text)?;
+    shops::find_by_domain(db, &domain)
+        .await?
+        .with_context(|| format!("no shop {domain}"))
 }
 
 /// Accepts a shop domain or a bare handle.

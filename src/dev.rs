@@ -248,6 +248,7 @@ mod stand_in {
     use url::Url;
 
     use crate::config::{DEFAULT_ADMIN_BASE_URL, DEFAULT_APP_BRIDGE_URL, Settings};
+    use crate::shopify::embedded::AppUrls;
     use crate::store::{Database, shops, tokens};
     use crate::types::ShopDomain;
 
@@ -321,10 +322,11 @@ mod stand_in {
             standin.set_app_url(app_url.join("app").unwrap_or_else(|_| app_url.clone()));
             standin.set_webhook_targets(shopify_standin::WebhookTargets::under(app_url));
             match install(standin, db).await {
-                Ok(token) => {
-                    let scim = public_url
-                        .join("scim/v2/demo")
-                        .map_or_else(|_| "scim/v2/demo".to_owned(), |url| url.to_string());
+                Ok((domain, token)) => {
+                    let urls = AppUrls {
+                        public_url: public_url.clone(),
+                    };
+                    let scim = urls.scim_base_url(&domain);
                     let admin = format!("{}_standin/shops/demo/launch", standin.url());
                     format!(
                         "\n\nDemo shop installed through token exchange.\
@@ -342,7 +344,10 @@ mod stand_in {
                     )
                 }
                 Err(error) => {
-                    tracing::warn!(error = %format!("{error:#}"), "installing the demo shop failed");
+                    tracing::warn!(
+                        error = %format!("{error:#}"),
+                        "installing the demo shop failed"
+                    );
                     format!("\n\nThe demo shop could not be installed: {error:#}")
                 }
             }
@@ -356,8 +361,12 @@ mod stand_in {
         }
     }
 
-    /// Loads the app's launch URL like Shopify admin, then makes a SCIM token.
-    async fn install(standin: &RunningStandIn, db: &Database) -> anyhow::Result<String> {
+    /// Loads the app's launch URL like Shopify admin, then makes a SCIM token; answers the
+    /// shop and the token.
+    async fn install(
+        standin: &RunningStandIn,
+        db: &Database,
+    ) -> anyhow::Result<(ShopDomain, String)> {
         let launch = standin
             .launch_url(DEMO_SHOP)
             .context("signing the demo shop's launch URL")?;
@@ -375,7 +384,7 @@ mod stand_in {
             .await?
             .context("the demo shop was not stored")?;
         let (_, token) = tokens::create(db, shop.id, "dev", None, "dev").await?;
-        Ok(token.expose_secret().to_owned())
+        Ok((domain, token.expose_secret().to_owned()))
     }
 }
 

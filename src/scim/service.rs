@@ -79,6 +79,36 @@ impl Ctx<'_> {
     }
 }
 
+/// The service context of a shop the app acts on by itself.
+///
+/// Webhook processing and the sync engine call the service with no request behind it: the
+/// scope is the verified shop's, and the resources' base URL is relative
+/// (`/scim/v2/{handle}`), since no request says which host was used.
+#[derive(Debug, Clone)]
+pub struct ShopAccess {
+    scope: TenantScope,
+    base_url: String,
+}
+
+impl ShopAccess {
+    /// Access to a shop the caller has verified (a signed webhook, a leased sync job).
+    pub fn for_verified_shop(shop: &crate::store::entity::shop::Model) -> Self {
+        Self {
+            scope: TenantScope::for_verified_shop(shop),
+            base_url: format!("/scim/v2/{}", shop.domain.handle()),
+        }
+    }
+
+    /// The service context on `db`.
+    pub fn ctx<'a>(&'a self, db: &'a Database) -> Ctx<'a> {
+        Ctx {
+            db,
+            scope: &self.scope,
+            base_url: &self.base_url,
+        }
+    }
+}
+
 /// The two resource types this service manages.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {

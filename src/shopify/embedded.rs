@@ -1,8 +1,8 @@
 //! The embedded app inside Shopify admin.
 //!
-//! What a document load of the app URL leads to
-//! (`shopify.md` §3.1), the authorization-code install for non-managed installs (§1.2,
-//! §1.3), and the admin's view and actions (the shop's SCIM endpoint and tokens).
+//! What a document load of the app URL leads to (`shopify.md` §3.1), the
+//! authorization-code install for non-managed installs (§1.2, §1.3), and the admin's view
+//! and actions (the shop's SCIM endpoint and tokens).
 //!
 //! The web layer renders what these functions decide; nothing here knows HTML or HTTP.
 
@@ -85,7 +85,7 @@ pub struct AdminView {
     /// The sync engine's latest activity, newest first.
     pub activity: Vec<activity::Model>,
     /// Sync jobs parked as failed.
-    pub failed_jobs: usize,
+    pub failed_jobs: u64,
 }
 
 /// How many activity entries the admin page shows.
@@ -201,7 +201,7 @@ pub async fn view(platform: &Platform, urls: &AppUrls, shop: &ShopDomain) -> Res
     let tokens = tokens::list(platform.db(), row.id).await?;
     let exports = exports::list(platform.db().conn(), row.id).await?;
     let activity = sync::recent_activity(platform.db(), row.id, ACTIVITY_SHOWN).await?;
-    let failed_jobs = sync::failed_jobs(platform.db(), Some(row.id)).await?.len();
+    let failed_jobs = sync::count_failed_jobs(platform.db(), row.id).await?;
     Ok(AdminView {
         activity,
         failed_jobs,
@@ -279,8 +279,9 @@ pub fn begin_install(
 
 /// Completes an authorization-code install from the callback.
 ///
-/// The state cookie, the query HMAC, timestamp and shop are checked (in that order, §1.3) before the code is exchanged.
-/// Answers where to send the merchant: the app inside their admin.
+/// The state cookie, the query HMAC, timestamp and shop are checked (in that order, §1.3)
+/// before the code is exchanged. Answers where to send the merchant: the app inside their
+/// admin.
 pub async fn complete_install(
     platform: &Platform,
     raw_query: &str,

@@ -1,8 +1,8 @@
 //! A shop's installation and its Shopify tokens.
 //!
-//! Getting Shopify tokens (token exchange on the first embedded
-//! load, or the authorization-code grant), keeping them encrypted and fresh, calling the
-//! Admin API with them, and forgetting them on uninstall (`shopify.md` §1.5, §1.6, §4.3).
+//! Getting Shopify tokens (token exchange on the first embedded load, or the
+//! authorization-code grant), keeping them encrypted and fresh, calling the Admin API with
+//! them, and forgetting them on uninstall (`shopify.md` §1.5, §1.6, §4.3).
 //!
 //! Refreshes of one shop are serialised in this process, because Shopify rotates the
 //! refresh token on every use; each new pair is stored in one statement. A 401 from the

@@ -1,8 +1,9 @@
 //! Everything the app knows about Shopify as a platform.
 //!
-//! Signed query strings and webhooks, App Bridge session tokens, Shopify tokens encrypted at rest, the OAuth token endpoint
-//! (token exchange, authorization code, refresh), the Admin GraphQL client, installation
-//! state and the handling of platform webhooks (uninstall, scopes, compliance).
+//! Signed query strings and webhooks, App Bridge session tokens, Shopify tokens encrypted
+//! at rest, the OAuth token endpoint (token exchange, authorization code, refresh), the
+//! Admin GraphQL client, installation state and the handling of platform webhooks
+//! (uninstall, scopes, compliance).
 //!
 //! Nothing here knows actix: the web layer extracts raw inputs (query strings, header
 //! values, body bytes) and calls in. Facts implemented here are in `shopify.md` §1 to §5;

@@ -1,24 +1,23 @@
 //! Webhooks from Shopify (`shopify.md` §4).
 //!
-//! Verified over the raw body, stored in the inbox
-//! under their `X-Shopify-Webhook-Id` and acknowledged at once; processed afterwards by
-//! [`process_pending`], which a background task runs.
+//! Verified over the raw body, stored in the inbox under their `X-Shopify-Webhook-Id` and
+//! acknowledged at once; processed afterwards by [`process_pending`], which a background
+//! task runs.
 //!
 //! Processed here: `app/uninstalled`, `app/scopes_update` and the compliance topics
 //! `customers/data_request` (an export of what we hold, kept for the admin),
 //! `customers/redact` (that customer's data erased) and `shop/redact` (everything of the
-//! shop erased). Customer topics (`customers/create|update|delete`) are stored for the
-//! sync engine, which applies them to the SCIM store.
+//! shop erased). Customer topics (`customers/create|update|delete`) are only stored:
+//! nothing applies them to the SCIM store yet.
 
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use crate::scim::service::{self, Ctx, Kind};
+use crate::scim::service::{self, Kind, ShopAccess};
 use crate::shopify::install::Platform;
 use crate::shopify::signature::verify_webhook;
 use crate::shopify::{AppCredentials, Error, Result};
 use crate::store::entity::{shop, webhook_delivery};
-use crate::store::tokens::TenantScope;
 use crate::store::webhooks::NewDelivery;
 use crate::store::{self, Database, exports, shops, users, webhooks};
 use crate::types::ShopDomain;
@@ -242,11 +241,10 @@ async fn scopes_update(db: &Database, shop: &ShopDomain, payload: &Value) -> Res
     Ok(Outcome::ScopesUpdated)
 }
 
-/// A shop that a verified compliance delivery names, with what SCIM calls on it need.
+/// A shop that a verified compliance delivery names, with access to its SCIM resources.
 struct VerifiedShop {
     row: shop::Model,
-    scope: TenantScope,
-    base_url: String,
+    access: ShopAccess,
 }
 
 impl VerifiedShop {
@@ -256,18 +254,9 @@ impl VerifiedShop {
             return Ok(None);
         };
         Ok(Some(Self {
-            scope: TenantScope::for_verified_shop(&row),
-            base_url: format!("/scim/v2/{}", domain.handle()),
+            access: ShopAccess::for_verified_shop(&row),
             row,
         }))
-    }
-
-    fn ctx<'a>(&'a self, db: &'a Database) -> Ctx<'a> {
-        Ctx {
-            db,
-            scope: &self.scope,
-            base_url: &self.base_url,
-        }
     }
 
     /// The SCIM users the payload's customer is: those holding the customer's email.
@@ -278,7 +267,7 @@ impl VerifiedShop {
         else {
             return Ok(Vec::new());
         };
-        Ok(users::ids_with_email(db.conn(), self.scope.shop_id(), email).await?)
+        Ok(users::ids_with_email(db.conn(), self.row.id, email).await?)
     }
 }
 
@@ -287,7 +276,7 @@ async fn data_request(platform: &Platform, shop: &ShopDomain, payload: &Value) -
     let Some(verified) = VerifiedShop::load(db, shop).await? else {
         return Ok(Outcome::UnknownShop);
     };
-    let ctx = verified.ctx(db);
+    let ctx = verified.access.ctx(db);
 
     let mut resources = Vec::new();
     for id in verified.users_of_customer(db, payload).await? {
@@ -328,7 +317,7 @@ async fn redact_customer(
     let Some(verified) = VerifiedShop::load(db, shop).await? else {
         return Ok(Outcome::UnknownShop);
     };
-    let ctx = verified.ctx(db);
+    let ctx = verified.access.ctx(db);
 
     for id in verified.users_of_customer(db, payload).await? {
         match service::delete(&ctx, Kind::User, &id, None).await {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
+    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, Set,
     sea_query::{LockBehavior, LockType},
 };
 
@@ -72,9 +72,10 @@ pub struct Lease {
 
 /// Takes the lease of `shop_id` for `holder` until `until`.
 ///
-/// Only an installed shop that nobody else holds a live lease on is taken. On PostgreSQL the state row is locked with
-/// `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over it instead of waiting; on
-/// SQLite the claim runs in this process's single write transaction.
+/// Only an installed shop that nobody else holds a live lease on is taken. On PostgreSQL
+/// the state row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over
+/// it instead of waiting; on SQLite the claim runs in this process's single write
+/// transaction.
 pub async fn acquire_lease(
     db: &Database,
     shop_id: ShopId,
@@ -336,6 +337,15 @@ pub async fn failed_jobs(db: &Database, shop_id: Option<ShopId>) -> Result<Vec<s
     Ok(query
         .order_by_asc(sync_job::Column::Id)
         .all(db.conn())
+        .await?)
+}
+
+/// How many of the shop's jobs are parked.
+pub async fn count_failed_jobs(db: &Database, shop_id: ShopId) -> Result<u64> {
+    Ok(sync_job::Entity::find()
+        .filter(sync_job::Column::ShopId.eq(shop_id))
+        .filter(sync_job::Column::Status.eq(FAILED))
+        .count(db.conn())
         .await?)
 }
 

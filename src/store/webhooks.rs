@@ -1,8 +1,8 @@
 //! The webhook inbox.
 //!
-//! Verified deliveries are stored before they are acknowledged, claimed by a
-//! processor, and marked processed once. A delivery is identified by its
-//! `X-Shopify-Webhook-Id`, so a retried or duplicated delivery adds no second row.
+//! Verified deliveries are stored before they are acknowledged, claimed by a processor, and
+//! marked processed once. A delivery is identified by its `X-Shopify-Webhook-Id`, so a
+//! retried or duplicated delivery adds no second row.
 //!
 //! Rows name their shop by domain: deliveries arrive for shops we hold no row for, and
 //! `shop/redact` must erase every delivery of the shop.

@@ -1,7 +1,8 @@
 //! A model of a shop's Shopify cost bucket (`shopify.md` §7).
 //!
-//! A worker sends only what fits: points drain by each call's cost and refill at the restore rate up to the bucket's
-//! size. Every answer's `throttleStatus` resets the model to what Shopify measured.
+//! A worker sends only what fits: points drain by each call's cost and refill at the
+//! restore rate up to the bucket's size. Every answer's `throttleStatus` resets the model
+//! to what Shopify measured.
 //!
 //! Until the first answer the model knows nothing and lets one call through.
 

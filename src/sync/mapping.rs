@@ -370,6 +370,13 @@ pub fn slug(text: &str) -> String {
     slug.trim_end_matches('-').chars().take(200).collect()
 }
 
+/// Whether the user is active, as the SCIM store counts it: unless `active` is false.
+pub fn is_active(user: &Value) -> bool {
+    field(user, "active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true)
+}
+
 /// The tags the app should have on the customer: the creation tags, then either the group
 /// tags (active user) or the inactive tag (inactive or deleted user).
 pub fn desired_tags(user: Option<&Value>, settings: &SyncSettings) -> BTreeSet<String> {
@@ -379,21 +386,20 @@ pub fn desired_tags(user: Option<&Value>, settings: &SyncSettings) -> BTreeSet<S
         .iter()
         .map(|tag| tag.trim().to_owned())
         .collect();
-    let active = user.is_some_and(|user| field(user, "active").is_none_or(is_true));
-    if !active {
+    if !user.is_some_and(is_active) {
         tags.insert(settings.tags.inactive.trim().to_owned());
         return tags;
     }
     let groups = user
         .and_then(|user| field(user, "groups"))
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     for group in groups {
-        let id = field(&group, "value")
+        let id = field(group, "value")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let display = field(&group, "display")
+        let display = field(group, "display")
             .and_then(Value::as_str)
             .unwrap_or_default();
         if let Some(tag) = group_tag(settings, id, display) {

@@ -16,12 +16,11 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::scim::service::{self, Ctx, Kind};
+use crate::scim::service::{self, Kind, ShopAccess};
 use crate::shopify::install::Platform;
 use crate::store::entity::{customer_link, shop};
 use crate::store::outbox::{self, SubjectKind};
 use crate::store::sync::{self as store_sync, LinkUpdate};
-use crate::store::tokens::TenantScope;
 use crate::sync::bucket::CostBucket;
 use crate::sync::mapping::{self, DesiredCustomer};
 use crate::sync::settings::{DeletePolicy, SyncSettings};
@@ -98,17 +97,15 @@ pub enum Pushed {
     Fanned,
 }
 
-/// One leased shop's pushing context: settings, the cost bucket and call counts.
+/// One leased shop's pushing context: its settings, its cost bucket and access to its SCIM
+/// resources.
 pub struct ShopPusher<'a> {
     platform: &'a Platform,
     shop: &'a shop::Model,
     settings: SyncSettings,
     bucket: CostBucket,
     metafield_defined: bool,
-    /// `THROTTLED` answers received.
-    pub throttled: u64,
-    /// Points Shopify kept (actual cost) of the calls made.
-    pub points_spent: f64,
+    access: ShopAccess,
 }
 
 impl<'a> ShopPusher<'a> {
@@ -126,8 +123,7 @@ impl<'a> ShopPusher<'a> {
             settings,
             bucket,
             metafield_defined,
-            throttled: 0,
-            points_spent: 0.0,
+            access: ShopAccess::for_verified_shop(shop),
         }
     }
 
@@ -154,11 +150,7 @@ impl<'a> ShopPusher<'a> {
             let answer = self.platform.graphql(domain, query, &variables).await?;
             self.bucket
                 .observe(operation, &answer.extensions, Utc::now());
-            if let Some(actual) = answer.extensions["cost"]["actualQueryCost"].as_f64() {
-                self.points_spent += actual;
-            }
             if answer.is_throttled() {
-                self.throttled += 1;
                 throttled += 1;
                 let wait = self.bucket.throttle_wait(operation, &answer.extensions);
                 if throttled >= MAX_THROTTLED_PER_CALL {
@@ -224,14 +216,7 @@ impl<'a> ShopPusher<'a> {
     }
 
     async fn load(&self, kind: Kind, id: &str) -> Result<Option<Value>> {
-        let scope = TenantScope::for_verified_shop(self.shop);
-        let base_url = format!("/scim/v2/{}", self.shop.domain.handle());
-        let ctx = Ctx {
-            db: self.platform.db(),
-            scope: &scope,
-            base_url: &base_url,
-        };
-        match service::get(&ctx, kind, id, true).await {
+        match service::get(&self.access.ctx(self.platform.db()), kind, id, true).await {
             Ok(stored) => Ok(Some(stored.resource)),
             Err(crate::scim::error::Error::NotFound) => Ok(None),
             Err(error) => Err(Error::Scim(error)),
@@ -267,8 +252,9 @@ impl<'a> ShopPusher<'a> {
         let fingerprint = desired.fingerprint();
         let owned = owned_tags(link.as_ref());
         let wanted = mapping::desired_tags(Some(user), &self.settings);
-        let active = user["active"].as_bool().unwrap_or(true);
-        let was_active = link.as_ref().is_none_or(|link| link.state == "active");
+        let active = mapping::is_active(user);
+        let previous_state = link.as_ref().map_or("active", |link| link.state.as_str());
+        let was_active = previous_state == "active";
 
         let known_gid = link
             .as_ref()
@@ -280,7 +266,6 @@ impl<'a> ShopPusher<'a> {
                 let written = self.write_customer(user_id, &desired).await?;
                 // Remember the customer at once, so a retry after a failed tag call does
                 // not write the fields again.
-                let previous_state = link.as_ref().map_or("active", |link| link.state.as_str());
                 store_sync::save_link(
                     self.platform.db(),
                     self.shop.id,
@@ -304,18 +289,22 @@ impl<'a> ShopPusher<'a> {
 
         let tags_changed = self.apply_tags(&gid, &owned, &wanted).await?;
         let state = if active { "active" } else { "inactive" };
-        store_sync::save_link(
-            self.platform.db(),
-            self.shop.id,
-            user_id,
-            &LinkUpdate {
-                customer_gid: Some(&gid),
-                fingerprint: Some(&fingerprint),
-                tags_owned: &wanted.iter().cloned().collect::<Vec<_>>(),
-                state,
-            },
-        )
-        .await?;
+        // The link already names the customer and what was written; it is stale only when
+        // the tags or the state moved.
+        if tags_changed || state != previous_state {
+            store_sync::save_link(
+                self.platform.db(),
+                self.shop.id,
+                user_id,
+                &LinkUpdate {
+                    customer_gid: Some(&gid),
+                    fingerprint: Some(&fingerprint),
+                    tags_owned: &wanted.iter().cloned().collect::<Vec<_>>(),
+                    state,
+                },
+            )
+            .await?;
+        }
 
         if outcome == Pushed::Unchanged && tags_changed {
             outcome = Pushed::Updated;

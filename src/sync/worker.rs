@@ -203,7 +203,10 @@ async fn settle(
         Err(Error::NotInstalled) => {
             let later = Utc::now() + chrono::Duration::seconds(60);
             store_sync::retry_jobs(db, shop.id, ids, "the shop is not installed", later).await?;
-            tracing::warn!(shop.domain = %shop.domain, "shop lost its Shopify token; its jobs wait");
+            tracing::warn!(
+                shop.domain = %shop.domain,
+                "shop lost its Shopify token; its jobs wait"
+            );
             Ok(true)
         }
         Err(Error::Rejected(reason)) => {

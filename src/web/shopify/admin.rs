@@ -51,7 +51,7 @@ struct HomePage {
     tokens: Vec<TokenRow>,
     exports: Vec<ExportRow>,
     activity: Vec<ActivityRow>,
-    failed_jobs: usize,
+    failed_jobs: u64,
 }
 
 struct ActivityRow {

@@ -1,7 +1,7 @@
 //! Install and embedding helpers under `/auth` (`shopify.md` §1.2, §1.3, §3.4).
 //!
-//! The authorization-code install for non-managed installs, its callback, the bounce page that
-//! fetches a fresh session token, and the exit-iframe page for anything that must run
+//! The authorization-code install for non-managed installs, its callback, the bounce page
+//! that fetches a fresh session token, and the exit-iframe page for anything that must run
 //! top-level.
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
