@@ -344,33 +344,21 @@ impl StandInHandle {
 
     /// Moves a shop to another plan, which changes its restore rate and bucket size.
     pub fn set_plan(&self, shop: &str, plan: Plan) -> Result<ShopSummary, Error> {
-        let domain = self.domain(shop)?;
-        {
-            let now = self.world.now();
-            let mut inner = lock(&self.world.inner);
-            let record = inner
-                .shops
-                .get_mut(&domain)
-                .ok_or_else(|| Error::UnknownShop(domain.clone()))?;
+        let domain = self.with_shop(shop, |record, now| {
             record.plan = plan;
             record.bucket.set_plan(plan, now);
-        }
+            Ok(record.domain.clone())
+        })?;
         self.shop(&domain)
     }
 
     /// Sets the points available in a shop's bucket now (capped at its size); it refills
     /// at the restore rate from there.
     pub fn set_bucket_available(&self, shop: &str, points: f64) -> Result<ShopSummary, Error> {
-        let domain = self.domain(shop)?;
-        {
-            let now = self.world.now();
-            let mut inner = lock(&self.world.inner);
-            let record = inner
-                .shops
-                .get_mut(&domain)
-                .ok_or_else(|| Error::UnknownShop(domain.clone()))?;
+        let domain = self.with_shop(shop, |record, now| {
             record.bucket.set_available(points, now);
-        }
+            Ok(record.domain.clone())
+        })?;
         self.shop(&domain)
     }
 

@@ -47,6 +47,15 @@ struct Process {
 }
 
 impl Process {
+    /// `dev` on a free loopback port with its data under `data_dir`.
+    fn start_dev(data_dir: &std::path::Path) -> Self {
+        let data_dir = data_dir.to_str().unwrap();
+        Self::start(
+            &["dev", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+            &[],
+        )
+    }
+
     fn start(args: &[&str], env: &[(&str, String)]) -> Self {
         let mut child = Command::new(BINARY)
             .args(args)
@@ -283,15 +292,8 @@ async fn migrate_rejects_an_unsupported_database_url_without_echoing_it() {
 async fn dev_serves_healthz_with_no_configuration_and_says_what_to_do_next() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().join("data");
-    let args = [
-        "dev",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-    ];
 
-    let mut dev = Process::start(&args, &[]);
+    let mut dev = Process::start_dev(&data_dir);
     let app_line = dev
         .wait_for_line(|line| line.trim_start().starts_with("App:"))
         .await;
@@ -315,15 +317,8 @@ async fn dev_serves_healthz_with_no_configuration_and_says_what_to_do_next() {
 async fn dev_starts_the_shopify_stand_in_and_its_control_api_answers_at_the_printed_url() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().join("data");
-    let args = [
-        "dev",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-    ];
 
-    let mut dev = Process::start(&args, &[]);
+    let mut dev = Process::start_dev(&data_dir);
     let app_line = dev
         .wait_for_line(|line| line.trim_start().starts_with("App:"))
         .await;
@@ -372,13 +367,6 @@ async fn dev_starts_the_shopify_stand_in_and_its_control_api_answers_at_the_prin
 async fn dev_installs_a_demo_shop_whose_printed_scim_token_and_admin_link_work() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().join("data");
-    let args = [
-        "dev",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-    ];
     let value_of = |line: String, label: &str| {
         line.trim_start()
             .trim_start_matches(label)
@@ -386,7 +374,7 @@ async fn dev_installs_a_demo_shop_whose_printed_scim_token_and_admin_link_work()
             .to_owned()
     };
 
-    let mut dev = Process::start(&args, &[]);
+    let mut dev = Process::start_dev(&data_dir);
     let base = value_of(
         dev.wait_for_line(|line| line.contains("SCIM base URL:"))
             .await,

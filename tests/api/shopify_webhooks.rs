@@ -49,7 +49,7 @@ impl<'a> Delivery<'a> {
         }
     }
 
-    async fn send(self, app: &TestApp) -> reqwest::Response {
+    async fn send(&self, app: &TestApp) -> reqwest::Response {
         let headers = [
             ("x-shopify-topic", self.topic.to_owned()),
             ("x-shopify-shop-domain", SHOP.to_owned()),
@@ -65,13 +65,13 @@ impl<'a> Delivery<'a> {
             .client
             .post(format!("{}{}", app.address, self.path))
             .header("content-type", "application/json")
-            .body(self.body);
+            .body(self.body.clone());
         for (name, value) in headers {
             if Some(name) != self.skip_header {
                 request = request.header(name, value);
             }
         }
-        if let Some(hmac) = self.hmac {
+        if let Some(hmac) = &self.hmac {
             request = request.header("x-shopify-hmac-sha256", hmac);
         }
         request.send().await.unwrap()
@@ -88,22 +88,15 @@ async fn stored(app: &TestApp) -> Vec<shopify_scim::store::entity::webhook_deliv
 async fn a_signed_delivery_is_stored_once_and_acknowledged_with_200() {
     let app = spawn_app().await;
 
-    let first = Delivery::new(
+    let delivery = Delivery::new(
         "/webhooks/customers",
         "customers/update",
         "w-1",
         CUSTOMERS_UPDATE,
-    )
-    .send(&app)
-    .await;
-    let again = Delivery::new(
-        "/webhooks/customers",
-        "customers/update",
-        "w-1",
-        CUSTOMERS_UPDATE,
-    )
-    .send(&app)
-    .await;
+    );
+
+    let first = delivery.send(&app).await;
+    let again = delivery.send(&app).await;
 
     assert_eq!(
         (first.status(), again.status()),
