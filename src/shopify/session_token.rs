@@ -1,8 +1,7 @@
 //! App Bridge session tokens (`shopify.md` §2).
 //!
-//! HS256 JWTs signed with the app's client
-//! secret, one minute long, sent as `id_token` on embedded document loads and as
-//! `Authorization: Bearer` on the admin page's own requests.
+//! HS256 JWTs signed with the app's client secret, one minute long, sent as `id_token` on
+//! embedded document loads and as `Authorization: Bearer` on the admin page's own requests.
 //!
 //! Verified by hand (the scheme is one HMAC): `alg` must be `HS256`, the signature must
 //! match under the current or previous secret, `exp` and `nbf` hold with [`LEEWAY_SECS`] of

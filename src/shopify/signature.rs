@@ -1,8 +1,8 @@
 //! Shopify's two HMAC schemes.
 //!
-//! Hex HMAC-SHA256 over the sorted, form-encoded parameters of
-//! a signed query string (install, OAuth callback, embedded load; `shopify.md` §1.3), and
-//! base64 HMAC-SHA256 over the raw bytes of a webhook body (§4.1).
+//! Hex HMAC-SHA256 over the sorted, form-encoded parameters of a signed query string
+//! (install, OAuth callback, embedded load; `shopify.md` §1.3), and base64 HMAC-SHA256 over
+//! the raw bytes of a webhook body (§4.1).
 //!
 //! Rules we chose where Shopify leaves room: a repeated parameter is rejected; the `hmac`
 //! value must be lower-case hex, exactly as Shopify writes it; the timestamp may be at most
@@ -83,9 +83,9 @@ fn raw_hmac(secret: &SecretString, message: &[u8]) -> Vec<u8> {
 
 /// Verifies a raw query string signed by Shopify.
 ///
-/// Parameters decoded, none repeated, the
-/// `hmac` matching under any of the app's secrets (in constant time), `timestamp` within
-/// [`TIMESTAMP_TOLERANCE_SECS`] of `now`, and `shop` a valid `*.myshopify.com` domain.
+/// Parameters decoded, none repeated, the `hmac` matching under any of the app's secrets
+/// (in constant time), `timestamp` within [`TIMESTAMP_TOLERANCE_SECS`] of `now`, and `shop`
+/// a valid `*.myshopify.com` domain.
 pub fn verify_query(
     credentials: &AppCredentials,
     raw_query: &str,
